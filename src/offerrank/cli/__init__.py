@@ -1,0 +1,1 @@
+"""The `offerrank` command line: thin shells over library functions."""

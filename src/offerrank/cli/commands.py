@@ -1,0 +1,137 @@
+"""Commands of `offerrank`. Each parses its options and calls one library function."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from offerrank.cli.main import State, app, err_console, fail
+from offerrank.errors import OfferrankError
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn an OfferrankError into one red line and its exit code."""
+    try:
+        yield
+    except OfferrankError as exc:
+        fail(str(exc), exc.exit_code)
+
+
+def parse_date(value: str, name: str = "--date") -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param_hint=name) from None
+
+
+def emit(state: State, payload: dict, human: str | None = None) -> None:
+    if state.json:
+        typer.echo(json.dumps(payload, default=str, sort_keys=True))
+    elif not state.quiet and human:
+        typer.echo(human)
+
+
+@app.command()
+def generate(
+    ctx: typer.Context,
+    preset: str = typer.Option("small", help="tiny | small | medium | large"),
+    seed: int = typer.Option(7, help="Random seed: the same seed gives the same world."),
+    start: str | None = typer.Option(None, help="First day of history (YYYY-MM-DD)."),
+    end: str | None = typer.Option(None, help="Last day of history (YYYY-MM-DD)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing store."),
+) -> None:
+    """Generate a synthetic retail world into the store.
+
+    Example: offerrank --db data/metro.db generate --preset small --seed 7
+    """
+    from offerrank.world.generate import generate_world
+
+    state: State = ctx.obj
+    settings = state.settings()
+    with user_errors():
+        summary = generate_world(
+            settings.db_path,
+            preset=preset,
+            seed=seed,
+            start=parse_date(start, "--start") if start else None,
+            end=parse_date(end, "--end") if end else None,
+            force=force,
+            progress=not (state.quiet or state.json),
+        )
+    emit(state, summary.as_dict(), summary.describe())
+
+
+@app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    folder: Path = typer.Argument(..., help="Folder of CSV or Parquet files named after tables."),
+) -> None:
+    """Import a retailer's own data (CSV or Parquet, one file per contract table).
+
+    Every contract rule is checked first; on any violation nothing is written.
+
+    Example: offerrank --db data/shop.db import ./exports/2026-02-16/
+    """
+    from offerrank.store.io import import_dir
+
+    state: State = ctx.obj
+    with user_errors():
+        summary = import_dir(state.settings().db_path, folder)
+    emit(state, summary.as_dict(), summary.describe())
+
+
+@app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    folder: Path = typer.Argument(..., help="Folder to write one file per contract table."),
+    fmt: str = typer.Option("parquet", "--format", help="parquet | csv"),
+) -> None:
+    """Export the store's contract tables to a folder.
+
+    Example: offerrank export ./backup --format csv
+    """
+    from offerrank.store.io import export_dir
+
+    state: State = ctx.obj
+    with user_errors():
+        summary = export_dir(state.settings().db_path, folder, fmt=fmt)
+    emit(state, summary.as_dict(), summary.describe())
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    date_: str = typer.Option(..., "--date", help="Run date D (YYYY-MM-DD)."),
+    top_k: int | None = typer.Option(None, "--top-k", help="Offers per customer (default 10)."),
+    engine: str | None = typer.Option(None, "--engine", help="duckdb (default) | spark"),
+) -> None:
+    """Run the daily job for one date: features, train, candidates, rank, drift, evaluate.
+
+    Example: offerrank run --date 2026-02-16
+    """
+    from offerrank.cli.report import print_run_summary
+    from offerrank.pipeline.daily import run_daily
+
+    state: State = ctx.obj
+    run_date = parse_date(date_)
+    with user_errors():
+        settings = state.settings(top_k=top_k, engine=engine)
+        result = run_daily(
+            settings, run_date,
+            on_step=None if (state.quiet or state.json) else lambda s: err_console.print(
+                f"[dim]{run_date}[/] {s} ...", highlight=False
+            ),
+        )
+    if state.json:
+        emit(state, {"run_date": run_date, "run_id": result.run_id, "metrics": result.metrics,
+                     "steps": [s.__dict__ for s in result.steps]})
+    elif not state.quiet:
+        print_run_summary(result)
+    if not result.ok:
+        raise typer.Exit(1)

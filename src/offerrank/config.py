@@ -1,0 +1,97 @@
+"""One typed, frozen configuration: defaults here, overridden by a TOML file, then by flags.
+
+Every run records the configuration it used (`Settings.as_json`), so a figure in
+`run_metrics` can always be traced back to the knobs that produced it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_DB = Path("data/metro.db")
+DB_ENV = "OFFERRANK_DB"
+CONFIG_ENV = "OFFERRANK_CONFIG"
+
+
+class Settings(BaseModel):
+    """All knobs of a daily run. Frozen: pass a modified copy, never mutate."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    db_path: Path = DEFAULT_DB
+    artifacts_dir: Path | None = Field(
+        default=None, description="model artifacts; default: <db folder>/models"
+    )
+    reports_dir: Path = Path("reports")
+
+    # features
+    lookback_days: int = Field(90, ge=1)
+    label_window_days: int = Field(7, ge=0)
+
+    # training
+    train_window_days: int = Field(56, ge=7, description="days of mature impressions used")
+    validation_days: int = Field(7, ge=1, description="most recent mature days held out")
+    negative_ratio: float = Field(20.0, gt=0, description="negatives kept per positive")
+    retrain_weekday: int = Field(0, ge=0, le=6, description="0 = Monday")
+    seed: int = 42
+
+    # candidates and ranking
+    top_k: int = Field(10, ge=1)
+    max_candidates_per_customer: int = Field(60, ge=1)
+    popular_per_segment: int = Field(15, ge=0)
+    cold_start_offers: int = Field(20, ge=1)
+
+    # drift
+    psi_threshold: float = Field(0.2, gt=0)
+    wasserstein_threshold: float = Field(0.25, gt=0)
+    drift_share_threshold: float = Field(0.3, gt=0, le=1)
+
+    # evaluation
+    eval_days: int = Field(7, ge=1)
+    bootstrap_samples: int = Field(200, ge=0)
+
+    engine: str = "duckdb"
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, v: str) -> str:
+        if v not in {"duckdb", "spark"}:
+            raise ValueError(f"engine must be 'duckdb' or 'spark', not {v!r}")
+        return v
+
+    @property
+    def models_dir(self) -> Path:
+        return self.artifacts_dir or self.db_path.parent / "models"
+
+    def as_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+
+
+def load_settings(
+    config_file: Path | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Defaults, then the TOML file (`--config` or $OFFERRANK_CONFIG), then explicit overrides.
+
+    `db_path` also honours $OFFERRANK_DB when neither the file nor a flag sets it.
+    """
+    values: dict[str, Any] = {}
+    if os.environ.get(DB_ENV):
+        values["db_path"] = Path(os.environ[DB_ENV])
+    path = config_file or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    if path is not None:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        values.update(data.get("offerrank", data))
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return Settings(**values)

@@ -1,0 +1,1 @@
+"""Point-in-time features: one SQL definition per table, run by DuckDB (or Spark)."""

@@ -1,0 +1,136 @@
+"""An in-memory DuckDB holding the contract tables, typed, ready for the feature SQL.
+
+The store keeps dates as ISO text (timestamps allowed) and SQLite's loose typing; the
+feature SQL wants real DATEs, BIGINT ids and DOUBLE reals. Converting once here keeps
+every SQL file free of parsing concerns, and the same conversion serves the SQLite
+store (`open_engine`) and in-memory Arrow tables (`engine_from_arrow`, tests, Spark parity).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from offerrank.errors import ContractViolation
+from offerrank.features.queries import run_sql
+from offerrank.store.contract import INPUT_TABLES, Column, Table
+from offerrank.store.db import query_arrow
+
+DEFAULT_LABEL_WINDOW_DAYS = 7
+META_TABLE = "offerrank_engine_meta"
+
+# How SQLite hands each kind to Arrow: explicit casts so that a loosely typed column
+# (an integer stored in a REAL column, a timestamp in a date column) still arrives with one type.
+_SQLITE_READ = {
+    "int": "CAST({c} AS INTEGER)",
+    "flag": "CAST({c} AS INTEGER)",
+    "real": "CAST({c} AS REAL)",
+    "text": "CAST({c} AS TEXT)",
+    "date": "SUBSTR(CAST({c} AS TEXT), 1, 10)",
+}
+# How DuckDB types each kind; dates keep only their day whatever arrives (text, date, timestamp).
+_DUCKDB_TYPE = {
+    "int": "CAST({c} AS BIGINT)",
+    "flag": "CAST({c} AS INTEGER)",
+    "real": "CAST({c} AS DOUBLE)",
+    "text": "CAST({c} AS VARCHAR)",
+    "date": "CAST(SUBSTR(CAST({c} AS VARCHAR), 1, 10) AS DATE)",
+}
+# Tables that `since` may trim: a scoring run only needs the lookback window of orders.
+_SINCE_FILTER = {
+    "orders": "WHERE SUBSTR(CAST(order_date AS TEXT), 1, 10) >= ?",
+    "order_items": (
+        "WHERE order_id IN (SELECT order_id FROM orders "
+        "WHERE SUBSTR(CAST(order_date AS TEXT), 1, 10) >= ?)"
+    ),
+}
+
+
+def _select_list(columns: tuple[Column, ...], templates: dict[str, str]) -> str:
+    """Column expressions built from contract names only (identifiers, never data values)."""
+    return ", ".join(f"{templates[c.kind].format(c=c.name)} AS {c.name}" for c in columns)
+
+
+def read_store_tables(db_path: Path, *, since: date | None = None) -> dict[str, pa.Table]:
+    """Read every contract table from the SQLite store as Arrow, through ADBC."""
+    tables: dict[str, pa.Table] = {}
+    for table in INPUT_TABLES:
+        sql = f"SELECT {_select_list(table.columns, _SQLITE_READ)} FROM {table.name}"
+        params: tuple[str, ...] = ()
+        if since is not None and table.name in _SINCE_FILTER:
+            sql = f"{sql} {_SINCE_FILTER[table.name]}"
+            params = (since.isoformat(),)
+        tables[table.name] = query_arrow(db_path, sql, params)
+    return tables
+
+
+def _load_table(con: duckdb.DuckDBPyConnection, table: Table, data: pa.Table) -> None:
+    """Materialise one Arrow table in DuckDB under its contract name, typed by the contract."""
+    missing = [c for c in table.column_names if c not in data.column_names]
+    if missing:
+        raise ContractViolation(
+            f"{table.name}: missing column(s) {', '.join(missing)} (rule: required by the contract)"
+        )
+    source = f"arrow_{table.name}"
+    con.register(source, data)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table.name} AS "
+            f"SELECT {_select_list(table.columns, _DUCKDB_TYPE)} FROM {source}"
+        )
+    finally:
+        con.unregister(source)
+
+
+def build_impression_labels(con: duckdb.DuckDBPyConnection, label_window_days: int) -> None:
+    """(Re)build `impression_labels` for a label window and remember which window it used."""
+    run_sql(con, "impression_labels", {"label_window": label_window_days}, into="impression_labels",
+            temporary=False)
+    con.execute(f"CREATE OR REPLACE TABLE {META_TABLE} AS SELECT $w AS label_window_days",
+                {"w": label_window_days})
+
+
+def label_window_of(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The label window `impression_labels` was built with (None if it was never built)."""
+    try:
+        row = con.execute(f"SELECT label_window_days FROM {META_TABLE}").fetchone()
+    except duckdb.CatalogException:
+        return None
+    return None if row is None else int(row[0])
+
+
+def engine_from_arrow(
+    tables: dict[str, pa.Table], *, label_window_days: int = DEFAULT_LABEL_WINDOW_DAYS
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the seven contract tables typed and `impression_labels` built.
+
+    Extra tables and columns are ignored; a missing table or column is a ContractViolation.
+    """
+    missing = [t.name for t in INPUT_TABLES if t.name not in tables]
+    if missing:
+        raise ContractViolation(f"missing table(s): {', '.join(missing)}")
+    con = duckdb.connect()
+    for table in INPUT_TABLES:
+        _load_table(con, table, tables[table.name])
+    build_impression_labels(con, label_window_days)
+    return con
+
+
+def open_engine(
+    db_path: Path,
+    *,
+    since: date | None = None,
+    label_window_days: int = DEFAULT_LABEL_WINDOW_DAYS,
+) -> duckdb.DuckDBPyConnection:
+    """Read the store once (Arrow via ADBC) into an in-memory DuckDB ready for features.
+
+    `since` skips orders and order lines dated before it: a scoring run only needs the
+    lookback window. Impressions and redemptions are always read whole, because the
+    historical redemption rate counts every mature impression.
+    """
+    return engine_from_arrow(
+        read_store_tables(Path(db_path), since=since), label_window_days=label_window_days
+    )

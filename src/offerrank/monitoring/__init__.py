@@ -1,0 +1,1 @@
+"""Drift, offline evaluation and explanations."""

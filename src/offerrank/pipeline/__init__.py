@@ -1,0 +1,1 @@
+"""The daily run: steps, pipeline_runs, retrain policy."""

@@ -1,0 +1,176 @@
+"""The drift and evaluation steps.
+
+Drift compares today's scoring features with the features the active model scored on
+the day it was trained (same population: candidate pairs), so that the candidate
+rules' deliberate selection is not mistaken for drift.
+
+Evaluation is always out of sample: the impressions of the most recent mature days
+that the evaluated model never saw in training (on a retraining day, exactly its
+validation days), scored with features as of each impression's shown date.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from offerrank.features.compute import FEATURE_COLUMNS
+from offerrank.monitoring.drift import dataset_drift, feature_drift_from_profile, reference_profile
+from offerrank.monitoring.metrics import auc, coverage, diversity, evaluate
+from offerrank.pipeline.context import RunContext
+from offerrank.pipeline.runs import StepSkipped
+from offerrank.store.db import query_arrow, table_exists, transaction
+from offerrank.training.dataset import Window, featurize, labelled_impressions, last_mature_day
+from offerrank.training.models import predict_proba
+
+
+def step_drift(ctx: RunContext) -> str:
+    assert ctx.model is not None
+    feats = ctx.scoring_features
+    if feats is None or feats.num_rows == 0:
+        raise StepSkipped("no scoring features today (no candidates)")
+    s = ctx.settings
+    row = ctx.store.execute(
+        "SELECT reference_date, profile_json FROM drift_reference WHERE model_version = ?",
+        (ctx.model.version,),
+    ).fetchone()
+    if row is None:
+        profile = reference_profile(feats, list(FEATURE_COLUMNS))
+        with transaction(ctx.store):
+            ctx.store.execute(
+                "INSERT OR REPLACE INTO drift_reference VALUES (?, ?, ?)",
+                (ctx.model.version, ctx.day, json.dumps(profile)),
+            )
+        ref_date = ctx.day
+    else:
+        ref_date, profile = row[0], json.loads(row[1])
+    drifts = feature_drift_from_profile(
+        profile, feats, list(FEATURE_COLUMNS),
+        psi_threshold=s.psi_threshold, wasserstein_threshold=s.wasserstein_threshold,
+    )
+    flag, share = dataset_drift(drifts, s.drift_share_threshold)
+    with transaction(ctx.store):
+        ctx.store.execute("DELETE FROM feature_drift WHERE run_date = ?", (ctx.day,))
+        ctx.store.executemany(
+            "INSERT INTO feature_drift VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (ctx.day, d.feature, d.psi, d.wasserstein, d.psi_threshold,
+                 d.wasserstein_threshold, int(d.drifted))
+                for d in drifts
+            ],
+        )
+    ctx.put_metrics({"dataset_drift": int(flag), "drift_share": share,
+                     "features_drifted": sum(d.drifted for d in drifts)})
+    drifted = [d.feature for d in drifts if d.drifted]
+    return (
+        f"{len(drifted)} of {len(drifts)} features drifted against {ref_date}"
+        + (f" ({', '.join(drifted[:5])})" if drifted else "")
+        + ("; dataset drift flagged: retrain next run" if flag else "")
+    )
+
+
+def evaluation_window(ctx: RunContext) -> Window:
+    assert ctx.model is not None
+    last = last_mature_day(ctx.run_date, ctx.settings)
+    first = last - timedelta(days=ctx.settings.eval_days - 1)
+    trained_until = date.fromisoformat(ctx.model.sidecar["train_window"][1])
+    return Window(max(first, trained_until + timedelta(days=1)), last)
+
+
+def step_evaluate(ctx: RunContext) -> str:
+    assert ctx.engine is not None and ctx.model is not None
+    s = ctx.settings
+    values: dict[str, float | None] = {}
+    if ctx.recommendations is not None and ctx.recommendations.num_rows:
+        values.update(_list_quality(ctx))
+    window = evaluation_window(ctx)
+    rows = labelled_impressions(ctx.engine, window) if window.first <= window.last else None
+    if rows is None or rows.num_rows == 0 or not pc.sum(rows.column("label")).as_py():
+        ctx.put_metrics(values)
+        raise StepSkipped(
+            f"no out-of-sample mature impressions with a positive in {window.first}..{window.last}"
+        )
+    data = featurize(ctx.engine, rows, s)
+    probs = predict_proba(ctx.model.model, data.X)
+    frame = _evaluation_frame(ctx, rows, probs)
+    values.update(evaluate(frame, s.top_k, bootstrap=s.bootstrap_samples, seed=s.seed))
+    oracle = _oracle_auc(ctx, rows, data.y)
+    if oracle is not None:
+        values["oracle_auc"] = oracle
+    values["eval_window_days"] = (window.last - window.first).days + 1
+    ctx.put_metrics(values)
+    auc = values.get("auc")
+    return (
+        f"{data.n} impressions {window.first}..{window.last}: AUC "
+        + (f"{auc:.4f}" if auc is not None else "n/a")
+        + (f" (oracle {oracle:.4f})" if oracle is not None else "")
+        + f", precision@{s.top_k} {values.get('precision_at_k', float('nan')):.4f}"
+    )
+
+
+def _evaluation_frame(ctx: RunContext, rows: pa.Table, probs: np.ndarray):  # -> pd.DataFrame
+    con = ctx.engine
+    assert con is not None
+    con.register("eval_rows", rows)
+    try:
+        meta = con.execute(
+            """
+            SELECT r.customer_id, r.offer_id, r.label, p.category,
+                   p.list_price * (1 - o.discount_pct) - p.unit_cost AS margin
+            FROM eval_rows r
+            JOIN offers o ON o.offer_id = r.offer_id
+            JOIN products p ON p.product_id = o.product_id
+            ORDER BY r.impression_id
+            """
+        ).df()
+    finally:
+        con.unregister("eval_rows")
+    meta["score"] = probs
+    return meta
+
+
+def _list_quality(ctx: RunContext) -> dict[str, float | None]:
+    con, recs = ctx.engine, ctx.recommendations
+    assert con is not None and recs is not None
+    con.register("recs", recs)
+    try:
+        cats = con.execute(
+            "SELECT r.customer_id, p.category FROM recs r JOIN offers o USING (offer_id)"
+            " JOIN products p ON p.product_id = o.product_id ORDER BY r.customer_id, r.rank"
+        ).fetch_arrow_table()
+        active = con.execute(
+            "SELECT offer_id FROM offers WHERE start_date <= ? AND end_date >= ?",
+            [ctx.run_date, ctx.run_date],
+        ).fetch_arrow_table()
+    finally:
+        con.unregister("recs")
+    return {
+        "coverage": coverage(recs.column("offer_id").to_numpy(), active.column("offer_id").to_numpy()),
+        "diversity": diversity(
+            cats.column("customer_id").to_numpy(), cats.column("category").to_numpy(zero_copy_only=False)
+        ),
+    }
+
+
+def _oracle_auc(ctx: RunContext, rows: pa.Table, labels: np.ndarray) -> float | None:
+    """AUC of the synthetic world's true probability on the same impressions, when known."""
+    if not table_exists(ctx.store, "sim_impression_truth") or labels.min() == labels.max():
+        return None
+    ids = rows.column("impression_id").to_numpy()
+    truth = query_arrow(
+        ctx.settings.db_path,
+        "SELECT impression_id, p_true FROM sim_impression_truth"
+        " WHERE impression_id BETWEEN ? AND ?",
+        (int(ids.min()), int(ids.max())),
+    )
+    t_ids = truth.column("impression_id").to_numpy()
+    order = np.argsort(t_ids)
+    t_ids, t_p = t_ids[order], truth.column("p_true").to_numpy()[order]
+    pos = np.searchsorted(t_ids, ids)
+    if len(t_ids) == 0 or np.any(pos >= len(t_ids)) or np.any(t_ids[pos] != ids):
+        return None  # truth incomplete for these impressions (e.g. data imported later)
+    return auc(labels, t_p[pos])

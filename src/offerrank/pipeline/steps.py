@@ -1,0 +1,130 @@
+"""The six steps of a daily run. Each reads the context, computes, and swaps its outputs
+for the run date in one transaction; each returns a one-line summary for pipeline_runs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from offerrank.errors import RunError
+from offerrank.features.engine import open_engine
+from offerrank.pipeline.context import RunContext
+from offerrank.pipeline.retrain import retrain_reason
+from offerrank.pipeline.runs import StepSkipped
+from offerrank.ranking.candidates import candidate_recall, generate_candidates
+from offerrank.ranking.rank import score_pairs, top_k
+from offerrank.store.db import insert_arrow, transaction
+from offerrank.training.dataset import last_mature_day, training_split
+from offerrank.training.registry import ArtifactProblem, load_active, save_model
+from offerrank.training.train import train_models
+
+
+def step_features(ctx: RunContext) -> str:
+    """Load the contract tables (as Arrow) into DuckDB and check the date is runnable."""
+    s = ctx.settings
+    earliest = training_split(ctx.run_date, s).train.first - timedelta(days=s.lookback_days)
+    ctx.engine = open_engine(s.db_path, since=earliest)
+    con = ctx.engine
+    first_order = con.execute("SELECT MIN(order_date) FROM orders").fetchone()[0]
+    if first_order is None or first_order >= ctx.run_date:
+        raise RunError(
+            f"no orders before {ctx.day}: the store's data starts "
+            f"{first_order or 'nowhere (no orders)'}; choose a later --date"
+        )
+    ctx.active_offers = con.execute(
+        "SELECT COUNT(*) FROM offers WHERE start_date <= ? AND end_date >= ?",
+        [ctx.run_date, ctx.run_date],
+    ).fetchone()[0]
+    eligible = con.execute(
+        "SELECT COUNT(*) FROM customers WHERE signup_date IS NULL OR signup_date <= ?",
+        [ctx.run_date],
+    ).fetchone()[0]
+    ctx.put_metrics({"active_offers": ctx.active_offers, "eligible_customers": eligible})
+    return f"{ctx.active_offers} active offers, {eligible} eligible customers"
+
+
+def step_train(ctx: RunContext) -> str:
+    """Retrain on schedule, without a usable model, or after drift; otherwise load the active one."""
+    s = ctx.settings
+    try:
+        active = load_active(ctx.store)
+    except ArtifactProblem as exc:
+        ctx.notes.append(f"warning: {exc}; retraining")
+        active = None
+    reason = retrain_reason(ctx.store, ctx.run_date, s, have_model=active is not None)
+    if reason is None:
+        assert active is not None
+        ctx.model = active
+        ctx.put_metrics({"retrained": 0})
+        raise StepSkipped(f"using {active.version} (no retrain due: not a scheduled day, no drift)")
+    assert ctx.engine is not None
+    try:
+        result = train_models(ctx.engine, ctx.run_date, s)
+    except RunError:
+        if active is None:
+            raise
+        ctx.model = active
+        ctx.put_metrics({"retrained": 0})
+        raise StepSkipped(f"retrain due ({reason}) but too few mature labels; kept {active.version}")
+    save_model(ctx.store, s.models_dir, result.version, result.model, result.sidecar)
+    ctx.model = load_active(ctx.store)
+    ctx.retrained = True
+    ctx.put_metrics({"retrained": 1, **result.metrics})
+    m = result.metrics
+    return (
+        f"retrained ({reason}): {result.version}; validation AUC LR "
+        f"{m.get('val_auc_lr', float('nan')):.4f}, LightGBM {m.get('val_auc_lgbm', float('nan')):.4f};"
+        f" {int(m['train_rows'])} training rows ({int(m['train_positives'])} positive)"
+    )
+
+
+def step_candidates(ctx: RunContext) -> str:
+    assert ctx.engine is not None
+    s = ctx.settings
+    ctx.candidates = generate_candidates(ctx.engine, ctx.run_date, s)
+    n = ctx.candidates.num_rows
+    customers = len(np.unique(ctx.candidates.column("customer_id").to_numpy())) if n else 0
+    last = last_mature_day(ctx.run_date, s)
+    recall, positives = candidate_recall(ctx.engine, last - timedelta(days=s.eval_days - 1), last, s)
+    ctx.put_metrics(
+        {
+            "candidate_pool_size": n,
+            "customers_with_candidates": customers,
+            "candidate_recall": recall,
+            "candidate_recall_positives": positives,
+        }
+    )
+    if ctx.active_offers == 0:
+        return "no active offers on this date: no candidates"
+    recall_txt = "n/a" if recall is None else f"{recall:.3f} of {positives} recent positives"
+    return f"{n} pairs for {customers} customers; candidate recall {recall_txt}"
+
+
+def step_rank(ctx: RunContext) -> str:
+    """Score every candidate, keep the top K per customer, replace the date's recommendations."""
+    assert ctx.engine is not None and ctx.model is not None and ctx.candidates is not None
+    s = ctx.settings
+    feats, scores = score_pairs(ctx.engine, ctx.candidates, ctx.run_date, ctx.model.model, s)
+    ctx.scoring_features, ctx.scores = feats, scores
+    ranked = top_k(
+        feats.column("customer_id").to_numpy(), feats.column("offer_id").to_numpy(), scores, s.top_k
+    )
+    n = ranked.num_rows
+    recs = ranked.append_column("run_date", pa.array([ctx.day] * n, pa.string())).append_column(
+        "model_version", pa.array([ctx.model.version] * n, pa.string())
+    )
+    with transaction(ctx.store):
+        ctx.store.execute("DELETE FROM recommendations WHERE run_date = ?", (ctx.day,))
+        insert_arrow(ctx.store, "recommendations", recs)
+    ctx.recommendations = ranked
+    customers = len(np.unique(ranked.column("customer_id").to_numpy())) if n else 0
+    ctx.put_metrics(
+        {"recommendations_written": n, "customers_with_recommendations": customers, "k": s.top_k}
+    )
+    if ctx.active_offers == 0:
+        return "no active offers on this date: 0 recommendations written"
+    return f"{n} recommendations for {customers} customers (model {ctx.model.version})"

@@ -1,0 +1,1 @@
+"""Candidate generation, scoring and top-K."""

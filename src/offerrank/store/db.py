@@ -1,0 +1,87 @@
+"""Connections, transactions and Arrow reads for the SQLite store.
+
+Writes go through the standard library's sqlite3 in WAL mode, one transaction per
+output swap, so readers never see half-written results. Bulk reads go through the
+ADBC SQLite driver straight into Arrow, never row by row through Python.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from offerrank.errors import OfferrankError
+from offerrank.store.contract import INPUT_TABLES, create_table_sql
+
+
+class StoreError(OfferrankError):
+    """A problem with the store itself (missing file, not an offerrank store)."""
+
+
+def connect(db_path: Path | str, *, create: bool = False, timeout: float = 30.0) -> sqlite3.Connection:
+    """Open the store in WAL mode with autocommit off; `create` allows a new file."""
+    path = Path(db_path)
+    if not create and not path.exists():
+        raise StoreError(f"store not found: {path} (create one with `offerrank generate` or `offerrank import`)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute("PRAGMA foreign_keys=OFF")
+    return con
+
+
+@contextmanager
+def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (including KeyboardInterrupt)."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def create_input_tables(con: sqlite3.Connection) -> None:
+    for table in INPUT_TABLES:
+        con.execute(create_table_sql(table))
+
+
+def table_exists(con: sqlite3.Connection, name: str) -> bool:
+    row = con.execute(
+        "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?", (name,)
+    ).fetchone()
+    return row is not None
+
+
+def query_arrow(db_path: Path | str, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+    """Run one SELECT on the store and return the result as an Arrow table."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    with adbc.connect(str(db_path)) as con:
+        cur = con.cursor()
+        try:
+            cur.execute(sql, list(params) if params else None)
+            return cur.fetch_arrow_table()
+        finally:
+            cur.close()
+
+
+def insert_arrow(con: sqlite3.Connection, table: str, data: pa.Table) -> int:
+    """Append an Arrow table's rows to `table` (column names must match); caller owns the transaction."""
+    if data.num_rows == 0:
+        return 0
+    cols = data.column_names
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    batch_rows = 200_000
+    for offset in range(0, data.num_rows, batch_rows):
+        chunk = data.slice(offset, batch_rows)
+        columns = [chunk.column(c).to_pylist() for c in cols]
+        con.executemany(sql, zip(*columns, strict=True))
+    return data.num_rows

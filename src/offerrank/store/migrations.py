@@ -1,0 +1,75 @@
+"""Ordered schema migrations for the output tables, recorded in `schema_migrations`.
+
+A store made by an older version upgrades itself: `migrate` applies, in order and each
+in its own transaction, every migration not yet recorded. Never edit a released
+migration; append a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+
+from offerrank.store.db import transaction
+
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (
+        1,
+        "run outputs",
+        (
+            """CREATE TABLE IF NOT EXISTS pipeline_runs (
+                run_id TEXT NOT NULL, run_date TEXT NOT NULL, step TEXT NOT NULL,
+                status TEXT NOT NULL, started_at TEXT, finished_at TEXT,
+                duration_s REAL, detail TEXT, pid INTEGER)""",
+            "CREATE INDEX IF NOT EXISTS pipeline_runs_date ON pipeline_runs (run_date, step)",
+            """CREATE TABLE IF NOT EXISTS run_metrics (
+                run_date TEXT NOT NULL, metric TEXT NOT NULL, value REAL,
+                PRIMARY KEY (run_date, metric))""",
+            """CREATE TABLE IF NOT EXISTS recommendations (
+                run_date TEXT NOT NULL, customer_id INTEGER NOT NULL, offer_id INTEGER NOT NULL,
+                rank INTEGER NOT NULL, score REAL NOT NULL, model_version TEXT NOT NULL,
+                PRIMARY KEY (run_date, customer_id, rank))""",
+            """CREATE TABLE IF NOT EXISTS model_registry (
+                model_version TEXT PRIMARY KEY, model_type TEXT NOT NULL,
+                trained_for TEXT NOT NULL, artifact_path TEXT NOT NULL,
+                sha256 TEXT NOT NULL, val_auc REAL, is_active INTEGER NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL, sidecar_json TEXT NOT NULL)""",
+            """CREATE TABLE IF NOT EXISTS feature_drift (
+                run_date TEXT NOT NULL, feature TEXT NOT NULL, psi REAL, wasserstein REAL,
+                psi_threshold REAL, wasserstein_threshold REAL, drifted INTEGER NOT NULL,
+                PRIMARY KEY (run_date, feature))""",
+            """CREATE TABLE IF NOT EXISTS drift_reference (
+                model_version TEXT PRIMARY KEY, reference_date TEXT NOT NULL,
+                profile_json TEXT NOT NULL)""",
+            """CREATE TABLE IF NOT EXISTS run_config (
+                run_date TEXT PRIMARY KEY, run_id TEXT NOT NULL, settings_json TEXT NOT NULL)""",
+        ),
+    ),
+)
+
+
+def current_version(con: sqlite3.Connection) -> int:
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"""
+    )
+    row = con.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(con: sqlite3.Connection) -> list[int]:
+    """Apply every pending migration in order; return the versions applied."""
+    applied = []
+    done = current_version(con)
+    for version, name, statements in MIGRATIONS:
+        if version <= done:
+            continue
+        with transaction(con):
+            for stmt in statements:
+                con.execute(stmt)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                (version, name, datetime.now(timezone.utc).isoformat(timespec="seconds")),
+            )
+        applied.append(version)
+    return applied

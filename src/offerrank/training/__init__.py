@@ -1,0 +1,1 @@
+"""Labels, the point-in-time training set, the two models and the registry."""

@@ -1,0 +1,141 @@
+"""The point-in-time training set: mature impressions, features as of each shown_date.
+
+An impression shown on `s` has a mature label on run date D only when `s + 7 < D`
+(label_window_days = 7), so the newest usable day is `D - 8`. The window of
+`train_window_days` mature days ends there; its last `validation_days` form the
+validation split (kept whole: it measures the model on the real class balance), the
+earlier days the training split, whose negatives are downsampled with a fixed seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from offerrank.config import Settings
+from offerrank.features.compute import FEATURE_COLUMNS, compute_features
+
+
+@dataclass(frozen=True)
+class Window:
+    """Inclusive range of shown dates."""
+
+    first: date
+    last: date
+
+    def contains(self, day: date) -> bool:
+        return self.first <= day <= self.last
+
+
+@dataclass(frozen=True)
+class Split:
+    train: Window
+    validation: Window
+
+
+def last_mature_day(run_date: date, settings: Settings) -> date:
+    """The newest shown_date whose label is mature on `run_date` (s + window < D)."""
+    return run_date - timedelta(days=settings.label_window_days + 1)
+
+
+def training_split(run_date: date, settings: Settings) -> Split:
+    last = last_mature_day(run_date, settings)
+    val_first = last - timedelta(days=settings.validation_days - 1)
+    train_first = last - timedelta(days=settings.train_window_days - 1)
+    return Split(
+        train=Window(train_first, val_first - timedelta(days=1)),
+        validation=Window(val_first, last),
+    )
+
+
+@dataclass
+class LabelledSet:
+    """Feature matrix with labels and the keys that identify each row."""
+
+    keys: pa.Table  # impression_id, customer_id, offer_id, as_of
+    X: np.ndarray
+    y: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def positives(self) -> int:
+        return int(self.y.sum())
+
+
+def labelled_impressions(con: duckdb.DuckDBPyConnection, window: Window) -> pa.Table:
+    """Impressions shown within `window` with their labels, in a stable order."""
+    return con.execute(
+        """
+        SELECT impression_id, customer_id, offer_id, shown_date AS as_of, label
+        FROM impression_labels
+        WHERE shown_date BETWEEN ? AND ?
+        ORDER BY impression_id
+        """,
+        [window.first, window.last],
+    ).fetch_arrow_table()
+
+
+def downsample_negatives(labels: np.ndarray, ratio: float, seed: int) -> tuple[np.ndarray, float]:
+    """Keep every positive and `ratio` negatives per positive; return (mask, kept negative rate).
+
+    The kept rate is what the model's odds must be multiplied by to undo the sampling.
+    """
+    pos = labels == 1
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    keep_neg = min(n_neg, int(round(ratio * max(n_pos, 1))))
+    if n_neg == 0 or keep_neg >= n_neg:
+        return np.ones_like(labels, dtype=bool), 1.0
+    rng = np.random.default_rng(seed)
+    neg_idx = np.flatnonzero(~pos)
+    chosen = rng.choice(neg_idx, size=keep_neg, replace=False)
+    mask = pos.copy()
+    mask[chosen] = True
+    return mask, keep_neg / n_neg
+
+
+def featurize(con: duckdb.DuckDBPyConnection, rows: pa.Table, settings: Settings) -> LabelledSet:
+    """Features as of each row's `as_of` (the impression's shown_date): point in time."""
+    pairs = rows.select(["customer_id", "offer_id", "as_of"])
+    feats = compute_features(
+        con, pairs, lookback_days=settings.lookback_days,
+        label_window_days=settings.label_window_days,
+    )
+    X = np.column_stack([feats.column(c).to_numpy() for c in FEATURE_COLUMNS]).astype(np.float64)
+    y = rows.column("label").to_numpy().astype(np.int8)
+    return LabelledSet(keys=rows.drop_columns(["label"]), X=X, y=y)
+
+
+@dataclass
+class TrainingData:
+    split: Split
+    train: LabelledSet
+    validation: LabelledSet
+    kept_negative_rate: float
+    train_positive_rate: float  # before downsampling
+
+
+def build_training_data(
+    con: duckdb.DuckDBPyConnection, run_date: date, settings: Settings
+) -> TrainingData:
+    """Mature impressions of the window, negatives of the training split downsampled."""
+    split = training_split(run_date, settings)
+    train_rows = labelled_impressions(con, split.train)
+    labels = train_rows.column("label").to_numpy()
+    mask, kept_rate = downsample_negatives(
+        labels, settings.negative_ratio, settings.seed + run_date.toordinal()
+    )
+    train_rows = train_rows.filter(pa.array(mask))
+    return TrainingData(
+        split=split,
+        train=featurize(con, train_rows, settings),
+        validation=featurize(con, labelled_impressions(con, split.validation), settings),
+        kept_negative_rate=kept_rate,
+        train_positive_rate=float(labels.mean()) if labels.size else 0.0,
+    )

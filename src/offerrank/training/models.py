@@ -1,0 +1,188 @@
+"""The two rankers, their calibration and their artifacts (text, never pickle).
+
+Both models learn on negatively downsampled data, so their raw odds are inflated by
+1 / kept_negative_rate. `log_odds_shift = ln(kept_negative_rate)` is added to the raw
+log-odds at prediction time, which turns scores back into redemption probabilities on
+the real class balance (King & Zeng's prior correction).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import lightgbm as lgb
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
+
+
+class Ranker(Protocol):
+    kind: str
+    log_odds_shift: float
+
+    def raw_log_odds(self, X: np.ndarray) -> np.ndarray: ...
+    def contributions(self, X: np.ndarray) -> np.ndarray: ...
+    def to_text(self) -> str: ...
+
+
+def predict_proba(model: Ranker, X: np.ndarray) -> np.ndarray:
+    """Calibrated redemption probability (downsampling undone)."""
+    return sigmoid(model.raw_log_odds(X) + model.log_odds_shift)
+
+
+@dataclass
+class LogisticModel:
+    """Standardised logistic regression kept as plain numbers: mean, scale, coefficients."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    log_odds_shift: float = 0.0
+    kind: str = "logistic_regression"
+
+    def raw_log_odds(self, X: np.ndarray) -> np.ndarray:
+        return ((X - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Coefficient times standardised value per feature, then the bias column (log-odds)."""
+        per_feature = ((X - self.mean) / self.scale) * self.coef
+        bias = np.full((X.shape[0], 1), self.intercept + self.log_odds_shift)
+        return np.hstack([per_feature, bias])
+
+    def to_text(self) -> str:
+        return json.dumps(
+            {
+                "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "coef": self.coef.tolist(), "intercept": self.intercept,
+            }
+        )
+
+    @classmethod
+    def from_text(cls, text: str, log_odds_shift: float) -> LogisticModel:
+        d = json.loads(text)
+        return cls(
+            np.asarray(d["mean"]), np.asarray(d["scale"]), np.asarray(d["coef"]),
+            float(d["intercept"]), log_odds_shift,
+        )
+
+
+@dataclass
+class LightGBMModel:
+    booster: lgb.Booster
+    log_odds_shift: float = 0.0
+    kind: str = "lightgbm"
+
+    def raw_log_odds(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.predict(X, raw_score=True, num_threads=2))
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """TreeSHAP contributions per feature, then the expected value column (log-odds)."""
+        contrib = np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=2))
+        contrib[:, -1] += self.log_odds_shift
+        return contrib
+
+    def to_text(self) -> str:
+        return str(self.booster.model_to_string())
+
+    @classmethod
+    def from_text(cls, text: str, log_odds_shift: float) -> LightGBMModel:
+        return cls(lgb.Booster(model_str=text), log_odds_shift)
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, seed: int, c: float = 1.0) -> LogisticModel:
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[scale == 0] = 1.0
+    lr = LogisticRegression(C=c, max_iter=2000, random_state=seed)
+    lr.fit((X - mean) / scale, y)
+    return LogisticModel(mean, scale, lr.coef_[0].copy(), float(lr.intercept_[0]))
+
+
+LGBM_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 50,
+    "min_sum_hessian_in_leaf": 1.0,
+    "feature_fraction": 0.9,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 5.0,
+    "max_bin": 255,
+    "num_threads": 2,
+    "verbose": -1,
+    "deterministic": True,
+    "force_row_wise": True,
+}
+
+
+def fit_lightgbm(
+    X: np.ndarray, y: np.ndarray, seed: int, max_rounds: int = 600
+) -> tuple[LightGBMModel, dict[str, Any]]:
+    """Early stopping on an inner stratified holdout of the training split.
+
+    Leaves and minimum leaf size shrink with the number of positives, so that a store
+    with a few hundred positives gets a small, strongly regularised model rather than
+    one that memorises them; the validation AUC then decides against LR.
+    """
+    n_pos = int(y.sum())
+    params = dict(LGBM_PARAMS, seed=seed)
+    params["num_leaves"] = int(np.clip(n_pos // 40, 4, 31))
+    params["min_data_in_leaf"] = int(np.clip(len(y) // 200, 20, 200))
+    stratify = y if 2 <= n_pos <= len(y) - 2 else None
+    X_fit, X_stop, y_fit, y_stop = train_test_split(
+        X, y, test_size=0.15, random_state=seed, stratify=stratify
+    )
+    fit_set = lgb.Dataset(X_fit, y_fit, free_raw_data=True)
+    stop_set = lgb.Dataset(X_stop, y_stop, reference=fit_set)
+    booster = lgb.train(
+        params, fit_set, num_boost_round=max_rounds, valid_sets=[stop_set],
+        callbacks=[lgb.early_stopping(50, verbose=False)],
+    )
+    params["best_iteration"] = booster.best_iteration
+    booster = lgb.train(
+        {k: v for k, v in params.items() if k != "best_iteration"},
+        lgb.Dataset(X, y), num_boost_round=max(booster.best_iteration, 10),
+    )
+    return LightGBMModel(booster), params
+
+
+def validation_auc(model: Ranker, X: np.ndarray, y: np.ndarray) -> float | None:
+    if y.size == 0 or y.min() == y.max():
+        return None
+    return float(roc_auc_score(y, model.raw_log_odds(X)))
+
+
+@dataclass
+class Candidate:
+    model: Ranker
+    val_auc: float | None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def load_model(kind: str, text: str, log_odds_shift: float) -> Ranker:
+    if kind == "lightgbm":
+        return LightGBMModel.from_text(text, log_odds_shift)
+    if kind == "logistic_regression":
+        return LogisticModel.from_text(text, log_odds_shift)
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+def artifact_name(kind: str) -> str:
+    return "model.txt" if kind == "lightgbm" else "model.json"
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write atomically: a temporary file renamed into place."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
