@@ -27,7 +27,9 @@ def parse_date(value: str, name: str = "--date") -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param_hint=name) from None
+        raise typer.BadParameter(
+            f"{value!r} is not a date in YYYY-MM-DD form", param_hint=name
+        ) from None
 
 
 def emit(state: State, payload: dict, human: str | None = None) -> None:
@@ -123,15 +125,49 @@ def run(
     with user_errors():
         settings = state.settings(top_k=top_k, engine=engine)
         result = run_daily(
-            settings, run_date,
-            on_step=None if (state.quiet or state.json) else lambda s: err_console.print(
-                f"[dim]{run_date}[/] {s} ...", highlight=False
-            ),
+            settings,
+            run_date,
+            on_step=None
+            if (state.quiet or state.json)
+            else lambda s: err_console.print(f"[dim]{run_date}[/] {s} ...", highlight=False),
         )
     if state.json:
-        emit(state, {"run_date": run_date, "run_id": result.run_id, "metrics": result.metrics,
-                     "steps": [s.__dict__ for s in result.steps]})
+        emit(
+            state,
+            {
+                "run_date": run_date,
+                "run_id": result.run_id,
+                "metrics": result.metrics,
+                "steps": [s.__dict__ for s in result.steps],
+            },
+        )
     elif not state.quiet:
         print_run_summary(result)
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def features(
+    ctx: typer.Context,
+    date_: str = typer.Option(..., "--date", help="As-of date T (YYYY-MM-DD)."),
+    pairs: Path | None = typer.Option(
+        None,
+        "--pairs",
+        help="CSV with customer_id, offer_id (default: every candidate of T).",
+        exists=True,
+        dir_okay=False,
+    ),
+    out: Path = typer.Option(..., "--out", help="CSV to write."),
+) -> None:
+    """Write the 22 features of (customer, offer) pairs as of a date, for debugging and parity.
+
+    Example: offerrank features --date 2026-02-16 --pairs pairs.csv --out features.csv
+    """
+    from offerrank.cli.features import write_features
+
+    state: State = ctx.obj
+    as_of = parse_date(date_)
+    with user_errors():
+        n = write_features(state.settings(), as_of, pairs, out)
+    emit(state, {"rows": n, "out": str(out)}, f"wrote {n} rows to {out}")

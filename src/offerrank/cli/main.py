@@ -49,7 +49,10 @@ def main(
         None, "--db", envvar=DB_ENV, help="Store file (default data/metro.db).", show_default=False
     ),
     config: Path | None = typer.Option(
-        None, "--config", help="TOML configuration file (keys of Settings).", exists=True,
+        None,
+        "--config",
+        help="TOML configuration file (keys of Settings).",
+        exists=True,
         dir_okay=False,
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),

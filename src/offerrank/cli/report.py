@@ -8,10 +8,23 @@ from rich.table import Table
 from offerrank.pipeline.daily import RunResult
 
 HEADLINE = (
-    "active_offers", "eligible_customers", "candidate_pool_size", "candidate_recall",
-    "recommendations_written", "customers_with_recommendations", "val_auc_lr", "val_auc_lgbm",
-    "auc", "oracle_auc", "precision_at_k", "recall_at_k", "margin_lift_at_k", "coverage",
-    "diversity", "brier", "drift_share",
+    "active_offers",
+    "eligible_customers",
+    "candidate_pool_size",
+    "candidate_recall",
+    "recommendations_written",
+    "customers_with_recommendations",
+    "val_auc_lr",
+    "val_auc_lgbm",
+    "auc",
+    "oracle_auc",
+    "precision_at_k",
+    "recall_at_k",
+    "margin_lift_at_k",
+    "coverage",
+    "diversity",
+    "brier",
+    "drift_share",
 )
 
 

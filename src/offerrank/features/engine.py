@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from offerrank.errors import ContractViolation
-from offerrank.features.queries import run_sql
+from offerrank.features.queries import build_table
 from offerrank.store.contract import INPUT_TABLES, Column, Table
 from offerrank.store.db import query_arrow
 
@@ -75,7 +75,8 @@ def _load_table(con: duckdb.DuckDBPyConnection, table: Table, data: pa.Table) ->
             f"{table.name}: missing column(s) {', '.join(missing)} (rule: required by the contract)"
         )
     source = f"arrow_{table.name}"
-    con.register(source, data)
+    # ADBC yields batches of ~1k rows; one contiguous chunk per column scans much faster.
+    con.register(source, data.combine_chunks())
     try:
         con.execute(
             f"CREATE OR REPLACE TABLE {table.name} AS "
@@ -87,19 +88,20 @@ def _load_table(con: duckdb.DuckDBPyConnection, table: Table, data: pa.Table) ->
 
 def build_impression_labels(con: duckdb.DuckDBPyConnection, label_window_days: int) -> None:
     """(Re)build `impression_labels` for a label window and remember which window it used."""
-    run_sql(con, "impression_labels", {"label_window": label_window_days}, into="impression_labels",
-            temporary=False)
-    con.execute(f"CREATE OR REPLACE TABLE {META_TABLE} AS SELECT $w AS label_window_days",
-                {"w": label_window_days})
+    build_table(con, "impression_labels", {"label_window": label_window_days}, temporary=False)
+    con.execute(
+        f"CREATE OR REPLACE TABLE {META_TABLE} AS SELECT $w AS label_window_days",
+        {"w": label_window_days},
+    )
 
 
 def label_window_of(con: duckdb.DuckDBPyConnection) -> int | None:
     """The label window `impression_labels` was built with (None if it was never built)."""
     try:
-        row = con.execute(f"SELECT label_window_days FROM {META_TABLE}").fetchone()
+        rows = con.execute(f"SELECT label_window_days FROM {META_TABLE}").fetchall()
     except duckdb.CatalogException:
         return None
-    return None if row is None else int(row[0])
+    return int(rows[0][0]) if rows else None
 
 
 def engine_from_arrow(

@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -38,25 +39,31 @@ def _strip_comments(sql: str) -> str:
     return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
 
 
-def run_sql(
+def bound_sql(name: str, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The text of a SQL file and the subset of `values` it uses; all of them must be given."""
+    sql = load_sql(name)
+    wanted = parameters_of(sql)
+    missing = wanted - values.keys()
+    if missing:
+        raise KeyError(f"{name}.sql needs parameter(s) {sorted(missing)}")
+    return sql, {k: values[k] for k in wanted}
+
+
+def build_table(
     con: duckdb.DuckDBPyConnection,
     name: str,
     values: dict[str, Any],
     *,
     into: str | None = None,
     temporary: bool = True,
-) -> duckdb.DuckDBPyConnection:
-    """Run one SQL file; with `into`, materialise its result as a table of that name.
+) -> None:
+    """Materialise the result of `<name>.sql` as table `into` (default: the file's name)."""
+    sql, params = bound_sql(name, values)
+    kind = "TEMP TABLE" if temporary else "TABLE"
+    con.execute(f"CREATE OR REPLACE {kind} {into or name} AS {sql}", params)
 
-    Only the parameters the file uses are bound, and every one of them must be given.
-    """
-    sql = load_sql(name)
-    wanted = parameters_of(sql)
-    missing = wanted - values.keys()
-    if missing:
-        raise KeyError(f"{name}.sql needs parameter(s) {sorted(missing)}")
-    params = {k: values[k] for k in wanted}
-    if into is not None:
-        kind = "TEMP TABLE" if temporary else "TABLE"
-        sql = f"CREATE OR REPLACE {kind} {into} AS {sql}"
-    return con.execute(sql, params)
+
+def read_arrow(con: duckdb.DuckDBPyConnection, name: str, values: dict[str, Any]) -> pa.Table:
+    """Run `<name>.sql` and return its result as Arrow (no DB-API copy)."""
+    sql, params = bound_sql(name, values)
+    return con.sql(sql, params=params).to_arrow_table()

@@ -10,8 +10,10 @@ Two statistics per feature, because each alone misleads:
   nothing about whether the move is statistically visible across the distribution.
 
 A feature is flagged only when **both** exceed their thresholds: the shape changed *and*
-the change is large in the feature's own units. This keeps sampling noise (high PSI,
-tiny distance) and harmless shifts of a very wide feature from triggering retraining.
+the change is large relative to the feature's spread. Sampling noise (high PSI, tiny
+distance) and small shifts of a feature with tiny bins then do not trigger retraining.
+A feature that was constant in training scores 0 on both while it stays at that constant
+and is flagged as soon as it departs from it (the model has never seen it vary).
 
 `reference_profile` condenses the training distribution to a small JSON-able dict kept
 beside a model, so the daily check never needs the training rows again.
@@ -21,18 +23,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 from scipy.stats import wasserstein_distance
 
-FeatureFrame = pa.Table | pd.DataFrame | Mapping[str, Any]
+FeatureFrame: TypeAlias = pa.Table | pd.DataFrame | Mapping[str, Any]
 
 PROFILE_VERSION = 1
 _IQR_PER_SIGMA = 1.3489795003921634  # interquartile range of a standard normal
-_QUANTILE_METHOD = "inverted_cdf"  # quantiles are data values: discrete features stay discrete
+# Quantiles as data values (inverse empirical CDF): discrete features stay discrete.
+_QUANTILE_METHOD: Literal["inverted_cdf"] = "inverted_cdf"
+_TAIL = 0.005  # share winsorised at each end before measuring Wasserstein
 
 
 @dataclass(frozen=True)
@@ -64,17 +68,22 @@ def _psi_from_shares(ref_share: np.ndarray, cur_share: np.ndarray, eps: float) -
 
 
 def _bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Shares of `values` in the right-closed bins (-inf, e0], (e0, e1], ..., (e_last, inf)."""
-    idx = np.searchsorted(edges, values, side="left")
-    return np.bincount(idx, minlength=edges.size + 1) / values.size
+    """Shares of `values` in the bins (-inf, e0), [e0, e0], (e0, e1], ..., (e_last, inf).
+
+    Right-closed bins keep each value of a discrete feature apart from the next, and the
+    bins below and at the reference minimum catch a move below a constant reference.
+    """
+    idx = np.searchsorted(edges, values, side="left") + (values >= edges[0])
+    return np.bincount(idx, minlength=edges.size + 2) / values.size
 
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10, eps: float = 1e-4) -> float:
     """Population stability index of `current` against `reference`.
 
     Edges are the reference quantiles at 0, 1/bins, ..., (bins-1)/bins taken as data values
-    (inverse empirical CDF) and deduplicated, so a binary feature gets about two bins and a
-    constant one gets (-inf, c], (c, inf) and still detects any departure above or below c.
+    (inverse empirical CDF) and deduplicated, so a continuous feature gets `bins` bins of
+    equal reference share (plus the single-point bin at its minimum and the empty one
+    below it), a binary feature gets about two, and a constant c gets below c, c, above c.
     PSI = sum over bins of (c_i - r_i) * ln(c_i / r_i), with both shares floored at `eps`
     so that an empty bin contributes a large but finite term.
     """
@@ -97,6 +106,19 @@ def _pooled_std(n1: float, m1: float, s1: float, n2: float, m2: float, s2: float
     return float(np.sqrt(max(var, 0.0)))
 
 
+def _clip_bounds(tails: np.ndarray, extremes: np.ndarray) -> tuple[float, float]:
+    """Winsorisation bounds: the reference's tail quantiles, widened when they coincide.
+
+    A rare binary feature has equal 0.5% and 99.5% quantiles; its bounds become the
+    reference's min and max. A constant reference is not clipped at all, so that any
+    departure from the constant stays visible.
+    """
+    for lo, hi in (tails, extremes):
+        if lo < hi:
+            return float(lo), float(hi)
+    return -np.inf, np.inf
+
+
 def _normalise(w1: float, scale: float, pooled: float) -> float:
     """W1 in reference-sigma units; a zero-spread reference falls back to the pooled sigma.
 
@@ -108,15 +130,23 @@ def _normalise(w1: float, scale: float, pooled: float) -> float:
     return w1 / pooled if pooled > 0 else 0.0
 
 
-def normalized_wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
-    """Wasserstein-1 distance divided by the reference's spread.
+def normalized_wasserstein(
+    reference: np.ndarray, current: np.ndarray, tail: float = _TAIL
+) -> float:
+    """Wasserstein-1 distance of winsorised samples, divided by the reference's spread.
 
-    Spread is IQR/1.349 (the sigma of a normal with that IQR, robust to outliers), falling
-    back to the standard deviation when the IQR is 0 (e.g. a mostly-zero feature) and to the
-    pooled standard deviation of both samples when the reference is constant. For a normal
-    feature, a mean shift of d sigmas scores about d.
+    Both samples are clipped to the reference's `tail` and 1 - `tail` quantiles (see
+    `_clip_bounds`): a few extreme customers then cannot dominate the distance, and the
+    statistic can be recomputed from a stored quantile profile. Spread is IQR/1.349 of the
+    clipped reference (the sigma of a normal with that IQR), falling back to its standard
+    deviation when the IQR is 0 (a mostly-zero feature) and to the pooled standard deviation
+    of both samples when the reference is constant. A normal mean shift of d sigmas scores
+    about d.
     """
     ref, cur = _values(reference), _values(current)
+    tails = np.quantile(ref, [tail, 1.0 - tail], method=_QUANTILE_METHOD)
+    lo, hi = _clip_bounds(tails, np.array([ref.min(), ref.max()]))
+    ref, cur = np.clip(ref, lo, hi), np.clip(cur, lo, hi)
     w1 = float(wasserstein_distance(ref, cur))
     pooled = _pooled_std(
         ref.size, ref.mean(), ref.std(), cur.size, float(cur.mean()), float(cur.std())
@@ -191,44 +221,56 @@ def reference_profile(
     """A JSON-able summary of the training distribution, stored beside the model.
 
     Per feature: the quantiles at j / max_points for j = 0..max_points taken as data values
-    (inverse empirical CDF), plus n, mean, std and the spread used to normalise Wasserstein.
-    With max_points a multiple of `bins`, PSI edges read from the profile equal those of the
-    raw data and the reference bin shares are exact to within 1 / max_points.
+    (inverse empirical CDF), plus n, mean, std and the spread that normalises Wasserstein.
+    With max_points a multiple of `bins` and of 1 / tail (the default 1000 is), PSI edges and
+    winsorisation bounds read from the profile equal those of the raw data, and reference
+    bin shares are exact to within 1 / max_points.
     """
     cols = _columns(table, features, sample=np.iinfo(np.int64).max, seed=0)
     grid = np.linspace(0.0, 1.0, max_points + 1)
     out: dict[str, Any] = {"version": PROFILE_VERSION, "max_points": max_points, "features": {}}
     for f in features:
         v = _values(cols[f])
+        q = np.quantile(v, grid, method=_QUANTILE_METHOD)
+        lo, hi = _clip_bounds(*_profile_bounds(q, _TAIL))
         out["features"][f] = {
             "n": int(v.size),
             "mean": float(v.mean()),
             "std": float(v.std()),
-            "scale": _spread(v),
-            "quantiles": np.quantile(v, grid, method=_QUANTILE_METHOD).tolist(),
+            "scale": _spread(np.clip(v, lo, hi)),
+            "quantiles": q.tolist(),
         }
     return out
 
 
+def _grid_index(q: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return np.rint(p * (q.size - 1)).astype(np.int64)
+
+
+def _profile_bounds(q: np.ndarray, tail: float) -> tuple[np.ndarray, np.ndarray]:
+    return q[_grid_index(q, np.array([tail, 1.0 - tail]))], q[[0, -1]]
+
+
 def _profile_psi(q: np.ndarray, cur: np.ndarray, bins: int, eps: float) -> float:
     """PSI with edges and reference shares read off the stored quantile function."""
-    m = q.size - 1
-    grid = np.linspace(0.0, 1.0, m + 1)
-    edges = np.unique(q[np.rint(np.arange(bins) * m / bins).astype(np.int64)])
+    grid = np.linspace(0.0, 1.0, q.size)
+    edges = np.unique(q[_grid_index(q, np.arange(bins) / bins)])
     cdf = grid[np.searchsorted(q, edges, side="right") - 1]
-    ref_share = np.diff(np.concatenate([[0.0], cdf, [1.0]]))
+    ref_share = np.diff(np.concatenate([[0.0, 0.0], cdf, [1.0]]))
     return _psi_from_shares(ref_share, _bin_shares(cur, edges), eps)
 
 
 def _profile_wasserstein(stats: Mapping[str, Any], q: np.ndarray, cur: np.ndarray) -> float:
-    """W1 = integral over p of |Q_ref(p) - Q_cur(p)|, by the midpoint rule on the grid.
+    """W1 = integral over p of |Q_ref(p) - Q_cur(p)| of the winsorised samples.
 
-    The reference quantile function is a step function through the stored points, so its
-    value on ((j-1)/m, j/m] is the stored quantile at j/m.
+    Integrated by the trapezoid rule on the stored grid; winsorising keeps the tail
+    intervals, where a coarse grid would be least accurate, bounded.
     """
-    m = q.size - 1
-    mid = (np.arange(m) + 0.5) / m
-    w1 = float(np.mean(np.abs(q[1:] - np.quantile(cur, mid, method=_QUANTILE_METHOD))))
+    grid = np.linspace(0.0, 1.0, q.size)
+    lo, hi = _clip_bounds(*_profile_bounds(q, _TAIL))
+    qc = np.quantile(np.clip(cur, lo, hi), grid, method=_QUANTILE_METHOD)
+    w1 = float(np.trapezoid(np.abs(np.clip(q, lo, hi) - qc), grid))
+    cur = np.clip(cur, lo, hi)
     pooled = _pooled_std(
         stats["n"], stats["mean"], stats["std"], cur.size, float(cur.mean()), float(cur.std())
     )

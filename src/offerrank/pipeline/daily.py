@@ -38,7 +38,8 @@ class RunResult:
 
 
 def run_daily(
-    settings: Settings, run_date: date,
+    settings: Settings,
+    run_date: date,
     on_step: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run every step for `run_date`; a failing step stops the run and is re-raised."""

@@ -37,7 +37,7 @@ def step_drift(ctx: RunContext) -> str:
     row = ctx.store.execute(
         "SELECT reference_date, profile_json FROM drift_reference WHERE model_version = ?",
         (ctx.model.version,),
-    ).fetchone()
+    ).fetchall()[0]
     if row is None:
         profile = reference_profile(feats, list(FEATURE_COLUMNS))
         with transaction(ctx.store):
@@ -49,8 +49,11 @@ def step_drift(ctx: RunContext) -> str:
     else:
         ref_date, profile = row[0], json.loads(row[1])
     drifts = feature_drift_from_profile(
-        profile, feats, list(FEATURE_COLUMNS),
-        psi_threshold=s.psi_threshold, wasserstein_threshold=s.wasserstein_threshold,
+        profile,
+        feats,
+        list(FEATURE_COLUMNS),
+        psi_threshold=s.psi_threshold,
+        wasserstein_threshold=s.wasserstein_threshold,
     )
     flag, share = dataset_drift(drifts, s.drift_share_threshold)
     with transaction(ctx.store):
@@ -58,13 +61,25 @@ def step_drift(ctx: RunContext) -> str:
         ctx.store.executemany(
             "INSERT INTO feature_drift VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                (ctx.day, d.feature, d.psi, d.wasserstein, d.psi_threshold,
-                 d.wasserstein_threshold, int(d.drifted))
+                (
+                    ctx.day,
+                    d.feature,
+                    d.psi,
+                    d.wasserstein,
+                    d.psi_threshold,
+                    d.wasserstein_threshold,
+                    int(d.drifted),
+                )
                 for d in drifts
             ],
         )
-    ctx.put_metrics({"dataset_drift": int(flag), "drift_share": share,
-                     "features_drifted": sum(d.drifted for d in drifts)})
+    ctx.put_metrics(
+        {
+            "dataset_drift": int(flag),
+            "drift_share": share,
+            "features_drifted": sum(d.drifted for d in drifts),
+        }
+    )
     drifted = [d.feature for d in drifts if d.drifted]
     return (
         f"{len(drifted)} of {len(drifts)} features drifted against {ref_date}"
@@ -117,7 +132,7 @@ def _evaluation_frame(ctx: RunContext, rows: pa.Table, probs: np.ndarray):  # ->
     assert con is not None
     con.register("eval_rows", rows)
     try:
-        meta = con.execute(
+        meta = con.sql(
             """
             SELECT r.customer_id, r.offer_id, r.label, p.category,
                    p.list_price * (1 - o.discount_pct) - p.unit_cost AS margin
@@ -138,20 +153,23 @@ def _list_quality(ctx: RunContext) -> dict[str, float | None]:
     assert con is not None and recs is not None
     con.register("recs", recs)
     try:
-        cats = con.execute(
+        cats = con.sql(
             "SELECT r.customer_id, p.category FROM recs r JOIN offers o USING (offer_id)"
             " JOIN products p ON p.product_id = o.product_id ORDER BY r.customer_id, r.rank"
-        ).fetch_arrow_table()
-        active = con.execute(
+        ).to_arrow_table()
+        active = con.sql(
             "SELECT offer_id FROM offers WHERE start_date <= ? AND end_date >= ?",
-            [ctx.run_date, ctx.run_date],
-        ).fetch_arrow_table()
+            params=[ctx.run_date, ctx.run_date],
+        ).to_arrow_table()
     finally:
         con.unregister("recs")
     return {
-        "coverage": coverage(recs.column("offer_id").to_numpy(), active.column("offer_id").to_numpy()),
+        "coverage": coverage(
+            recs.column("offer_id").to_numpy(), active.column("offer_id").to_numpy()
+        ),
         "diversity": diversity(
-            cats.column("customer_id").to_numpy(), cats.column("category").to_numpy(zero_copy_only=False)
+            cats.column("customer_id").to_numpy(),
+            cats.column("category").to_numpy(zero_copy_only=False),
         ),
     }
 

@@ -4,8 +4,7 @@ for the run date in one transaction; each returns a one-line summary for pipelin
 
 from __future__ import annotations
 
-import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -29,26 +28,26 @@ def step_features(ctx: RunContext) -> str:
     earliest = training_split(ctx.run_date, s).train.first - timedelta(days=s.lookback_days)
     ctx.engine = open_engine(s.db_path, since=earliest)
     con = ctx.engine
-    first_order = con.execute("SELECT MIN(order_date) FROM orders").fetchone()[0]
+    first_order = con.sql("SELECT MIN(order_date) FROM orders").fetchall()[0][0]
     if first_order is None or first_order >= ctx.run_date:
         raise RunError(
             f"no orders before {ctx.day}: the store's data starts "
             f"{first_order or 'nowhere (no orders)'}; choose a later --date"
         )
-    ctx.active_offers = con.execute(
+    ctx.active_offers = con.sql(
         "SELECT COUNT(*) FROM offers WHERE start_date <= ? AND end_date >= ?",
-        [ctx.run_date, ctx.run_date],
-    ).fetchone()[0]
-    eligible = con.execute(
+        params=[ctx.run_date, ctx.run_date],
+    ).fetchall()[0][0]
+    eligible = con.sql(
         "SELECT COUNT(*) FROM customers WHERE signup_date IS NULL OR signup_date <= ?",
-        [ctx.run_date],
-    ).fetchone()[0]
+        params=[ctx.run_date],
+    ).fetchall()[0][0]
     ctx.put_metrics({"active_offers": ctx.active_offers, "eligible_customers": eligible})
     return f"{ctx.active_offers} active offers, {eligible} eligible customers"
 
 
 def step_train(ctx: RunContext) -> str:
-    """Retrain on schedule, without a usable model, or after drift; otherwise load the active one."""
+    """Retrain on schedule, without a usable model or after drift; else load the active one."""
     s = ctx.settings
     try:
         active = load_active(ctx.store)
@@ -64,21 +63,24 @@ def step_train(ctx: RunContext) -> str:
     assert ctx.engine is not None
     try:
         result = train_models(ctx.engine, ctx.run_date, s)
-    except RunError:
+    except RunError as exc:
         if active is None:
             raise
         ctx.model = active
         ctx.put_metrics({"retrained": 0})
-        raise StepSkipped(f"retrain due ({reason}) but too few mature labels; kept {active.version}")
+        raise StepSkipped(
+            f"retrain due ({reason}) but too few mature labels; kept {active.version}"
+        ) from exc
     save_model(ctx.store, s.models_dir, result.version, result.model, result.sidecar)
     ctx.model = load_active(ctx.store)
     ctx.retrained = True
     ctx.put_metrics({"retrained": 1, **result.metrics})
     m = result.metrics
+    auc_lr, auc_gbm = m.get("val_auc_lr", float("nan")), m.get("val_auc_lgbm", float("nan"))
     return (
-        f"retrained ({reason}): {result.version}; validation AUC LR "
-        f"{m.get('val_auc_lr', float('nan')):.4f}, LightGBM {m.get('val_auc_lgbm', float('nan')):.4f};"
-        f" {int(m['train_rows'])} training rows ({int(m['train_positives'])} positive)"
+        f"retrained ({reason}): {result.version}; validation AUC LR {auc_lr:.4f},"
+        f" LightGBM {auc_gbm:.4f}; {int(m['train_rows'])} training rows"
+        f" ({int(m['train_positives'])} positive)"
     )
 
 
@@ -89,7 +91,9 @@ def step_candidates(ctx: RunContext) -> str:
     n = ctx.candidates.num_rows
     customers = len(np.unique(ctx.candidates.column("customer_id").to_numpy())) if n else 0
     last = last_mature_day(ctx.run_date, s)
-    recall, positives = candidate_recall(ctx.engine, last - timedelta(days=s.eval_days - 1), last, s)
+    recall, positives = candidate_recall(
+        ctx.engine, last - timedelta(days=s.eval_days - 1), last, s
+    )
     ctx.put_metrics(
         {
             "candidate_pool_size": n,

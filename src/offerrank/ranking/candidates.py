@@ -21,28 +21,32 @@ def _sql() -> str:
 
 
 def generate_candidates(
-    con: duckdb.DuckDBPyConnection, as_of: date, settings: Settings,
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    settings: Settings,
     customers: pa.Table | None = None,
 ) -> pa.Table:
     """Candidate pairs for `as_of` (customer_id, offer_id, and the retrieval signals).
 
     `customers` (a one-column table of customer_id) restricts the scope; default: all.
     """
-    scope = customers if customers is not None else con.execute(
-        "SELECT customer_id FROM customers"
-    ).fetch_arrow_table()
+    scope = (
+        customers
+        if customers is not None
+        else con.sql("SELECT customer_id FROM customers").to_arrow_table()
+    )
     con.register("candidate_scope", scope)
     try:
-        return con.execute(
+        return con.sql(
             _sql(),
-            {
+            params={
                 "as_of": as_of,
                 "window_start": as_of - timedelta(days=settings.lookback_days),
                 "popular_n": settings.popular_per_segment,
                 "cold_n": settings.cold_start_offers,
                 "max_per_customer": settings.max_candidates_per_customer,
             },
-        ).fetch_arrow_table()
+        ).to_arrow_table()
     finally:
         con.unregister("candidate_scope")
 
@@ -55,30 +59,31 @@ def candidate_recall(
     Runs the candidate rules once per shown date, scoped to the customers with a
     positive that day. Returns (recall, number of positives); recall is None without any.
     """
-    positives = con.execute(
+    positives = con.sql(
         "SELECT customer_id, offer_id, shown_date FROM impression_labels"
         " WHERE label = 1 AND shown_date BETWEEN ? AND ?",
-        [first, last],
-    ).fetch_arrow_table()
+        params=[first, last],
+    ).to_arrow_table()
     if positives.num_rows == 0:
         return None, 0
     con.register("recall_positives", positives)
     try:
         hits = 0
-        for (day,) in con.execute(
+        for (day,) in con.sql(
             "SELECT DISTINCT shown_date FROM recall_positives ORDER BY 1"
         ).fetchall():
-            scope = con.execute(
-                "SELECT DISTINCT customer_id FROM recall_positives WHERE shown_date = ?", [day]
-            ).fetch_arrow_table()
+            scope = con.sql(
+                "SELECT DISTINCT customer_id FROM recall_positives WHERE shown_date = ?",
+                params=[day],
+            ).to_arrow_table()
             cands = generate_candidates(con, day, settings, customers=scope)
             con.register("recall_cands", cands)
-            hits += con.execute(
+            hits += con.sql(
                 "SELECT COUNT(*) FROM recall_positives p JOIN recall_cands c"
                 " ON c.customer_id = p.customer_id AND c.offer_id = p.offer_id"
                 " WHERE p.shown_date = ?",
-                [day],
-            ).fetchone()[0]
+                params=[day],
+            ).fetchall()[0][0]
             con.unregister("recall_cands")
     finally:
         con.unregister("recall_positives")

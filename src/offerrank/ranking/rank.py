@@ -14,13 +14,16 @@ from offerrank.training.models import Ranker, predict_proba
 
 
 def feature_matrix(features: pa.Table) -> np.ndarray:
-    return np.column_stack(
-        [features.column(c).to_numpy() for c in FEATURE_COLUMNS]
-    ).astype(np.float64)
+    return np.column_stack([features.column(c).to_numpy() for c in FEATURE_COLUMNS]).astype(
+        np.float64
+    )
 
 
 def score_pairs(
-    con: duckdb.DuckDBPyConnection, pairs: pa.Table, as_of: date, model: Ranker,
+    con: duckdb.DuckDBPyConnection,
+    pairs: pa.Table,
+    as_of: date,
+    model: Ranker,
     settings: Settings,
 ) -> tuple[pa.Table, np.ndarray]:
     """Features as of `as_of` and calibrated scores for (customer_id, offer_id) pairs."""
@@ -33,7 +36,9 @@ def score_pairs(
         }
     )
     feats = compute_features(
-        con, query, lookback_days=settings.lookback_days,
+        con,
+        query,
+        lookback_days=settings.lookback_days,
         label_window_days=settings.label_window_days,
     )
     X = feature_matrix(feats)

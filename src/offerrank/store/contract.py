@@ -42,8 +42,13 @@ class Table:
         return [c.name for c in self.columns]
 
 
-def _c(name: str, kind: Kind, nullable: bool = False, check: str | None = None,
-       check_name: str | None = None) -> Column:
+def _c(
+    name: str,
+    kind: Kind,
+    nullable: bool = False,
+    check: str | None = None,
+    check_name: str | None = None,
+) -> Column:
     return Column(name, kind, nullable, check, check_name)
 
 
@@ -99,8 +104,12 @@ OFFERS = Table(
         _c("product_id", "int"),
         _c("start_date", "date"),
         _c("end_date", "date"),
-        _c("discount_pct", "real", check="discount_pct > 0 AND discount_pct < 1",
-           check_name="0 < x < 1"),
+        _c(
+            "discount_pct",
+            "real",
+            check="discount_pct > 0 AND discount_pct < 1",
+            check_name="0 < x < 1",
+        ),
         _c("target_business_type", "text", True),
     ),
     key=("offer_id",),
@@ -116,8 +125,13 @@ IMPRESSIONS = Table(
         _c("offer_id", "int"),
         _c("shown_date", "date"),
         _c("channel", "text", True),
-        _c("propensity", "real", True, check="propensity > 0 AND propensity <= 1",
-           check_name="0 < x <= 1"),
+        _c(
+            "propensity",
+            "real",
+            True,
+            check="propensity > 0 AND propensity <= 1",
+            check_name="0 < x <= 1",
+        ),
     ),
     key=("impression_id",),
     references=(
@@ -146,12 +160,22 @@ REDEMPTIONS = Table(
 
 # In dependency order: a table only references tables before it.
 INPUT_TABLES: tuple[Table, ...] = (
-    CUSTOMERS, PRODUCTS, ORDERS, ORDER_ITEMS, OFFERS, IMPRESSIONS, REDEMPTIONS,
+    CUSTOMERS,
+    PRODUCTS,
+    ORDERS,
+    ORDER_ITEMS,
+    OFFERS,
+    IMPRESSIONS,
+    REDEMPTIONS,
 )
 INPUTS: dict[str, Table] = {t.name: t for t in INPUT_TABLES}
 
 SQLITE_TYPES: dict[Kind, str] = {
-    "int": "INTEGER", "real": "REAL", "text": "TEXT", "date": "TEXT", "flag": "INTEGER",
+    "int": "INTEGER",
+    "real": "REAL",
+    "text": "TEXT",
+    "date": "TEXT",
+    "flag": "INTEGER",
 }
 
 

@@ -23,11 +23,15 @@ class StoreError(OfferrankError):
     """A problem with the store itself (missing file, not an offerrank store)."""
 
 
-def connect(db_path: Path | str, *, create: bool = False, timeout: float = 30.0) -> sqlite3.Connection:
+def connect(
+    db_path: Path | str, *, create: bool = False, timeout: float = 30.0
+) -> sqlite3.Connection:
     """Open the store in WAL mode with autocommit off; `create` allows a new file."""
     path = Path(db_path)
     if not create and not path.exists():
-        raise StoreError(f"store not found: {path} (create one with `offerrank generate` or `offerrank import`)")
+        raise StoreError(
+            f"store not found: {path} (create one with `offerrank generate` or `offerrank import`)"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
@@ -74,7 +78,7 @@ def query_arrow(db_path: Path | str, sql: str, params: Sequence[Any] = ()) -> pa
 
 
 def insert_arrow(con: sqlite3.Connection, table: str, data: pa.Table) -> int:
-    """Append an Arrow table's rows to `table` (column names must match); caller owns the transaction."""
+    """Append an Arrow table's rows to `table` (same column names); caller commits."""
     if data.num_rows == 0:
         return 0
     cols = data.column_names

@@ -71,15 +71,15 @@ class LabelledSet:
 
 def labelled_impressions(con: duckdb.DuckDBPyConnection, window: Window) -> pa.Table:
     """Impressions shown within `window` with their labels, in a stable order."""
-    return con.execute(
+    return con.sql(
         """
         SELECT impression_id, customer_id, offer_id, shown_date AS as_of, label
         FROM impression_labels
         WHERE shown_date BETWEEN ? AND ?
         ORDER BY impression_id
         """,
-        [window.first, window.last],
-    ).fetch_arrow_table()
+        params=[window.first, window.last],
+    ).to_arrow_table()
 
 
 def downsample_negatives(labels: np.ndarray, ratio: float, seed: int) -> tuple[np.ndarray, float]:
@@ -104,7 +104,9 @@ def featurize(con: duckdb.DuckDBPyConnection, rows: pa.Table, settings: Settings
     """Features as of each row's `as_of` (the impression's shown_date): point in time."""
     pairs = rows.select(["customer_id", "offer_id", "as_of"])
     feats = compute_features(
-        con, pairs, lookback_days=settings.lookback_days,
+        con,
+        pairs,
+        lookback_days=settings.lookback_days,
         label_window_days=settings.label_window_days,
     )
     X = np.column_stack([feats.column(c).to_numpy() for c in FEATURE_COLUMNS]).astype(np.float64)

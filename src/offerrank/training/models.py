@@ -61,8 +61,10 @@ class LogisticModel:
     def to_text(self) -> str:
         return json.dumps(
             {
-                "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "coef": self.coef.tolist(), "intercept": self.intercept,
+                "mean": self.mean.tolist(),
+                "scale": self.scale.tolist(),
+                "coef": self.coef.tolist(),
+                "intercept": self.intercept,
             }
         )
 
@@ -70,8 +72,11 @@ class LogisticModel:
     def from_text(cls, text: str, log_odds_shift: float) -> LogisticModel:
         d = json.loads(text)
         return cls(
-            np.asarray(d["mean"]), np.asarray(d["scale"]), np.asarray(d["coef"]),
-            float(d["intercept"]), log_odds_shift,
+            np.asarray(d["mean"]),
+            np.asarray(d["scale"]),
+            np.asarray(d["coef"]),
+            float(d["intercept"]),
+            log_odds_shift,
         )
 
 
@@ -145,13 +150,17 @@ def fit_lightgbm(
     fit_set = lgb.Dataset(X_fit, y_fit, free_raw_data=True)
     stop_set = lgb.Dataset(X_stop, y_stop, reference=fit_set)
     booster = lgb.train(
-        params, fit_set, num_boost_round=max_rounds, valid_sets=[stop_set],
+        params,
+        fit_set,
+        num_boost_round=max_rounds,
+        valid_sets=[stop_set],
         callbacks=[lgb.early_stopping(50, verbose=False)],
     )
     params["best_iteration"] = booster.best_iteration
     booster = lgb.train(
         {k: v for k, v in params.items() if k != "best_iteration"},
-        lgb.Dataset(X, y), num_boost_round=max(booster.best_iteration, 10),
+        lgb.Dataset(X, y),
+        num_boost_round=max(booster.best_iteration, 10),
     )
     return LightGBMModel(booster), params
 

@@ -36,7 +36,10 @@ def sha256(text: str) -> str:
 
 
 def save_model(
-    con: sqlite3.Connection, models_dir: Path, version: str, model: Ranker,
+    con: sqlite3.Connection,
+    models_dir: Path,
+    version: str,
+    model: Ranker,
     sidecar: dict[str, Any],
 ) -> Path:
     """Write the artifact, then register it as the only active model in one transaction."""
@@ -45,8 +48,13 @@ def save_model(
     text = model.to_text()
     path = folder / artifact_name(model.kind)
     write_text(path, text)
-    sidecar = {**sidecar, "model_version": version, "model_type": model.kind,
-               "log_odds_shift": model.log_odds_shift, "artifact_sha256": sha256(text)}
+    sidecar = {
+        **sidecar,
+        "model_version": version,
+        "model_type": model.kind,
+        "log_odds_shift": model.log_odds_shift,
+        "artifact_sha256": sha256(text),
+    }
     write_text(folder / "sidecar.json", json.dumps(sidecar, indent=2, sort_keys=True))
     with transaction(con):
         con.execute("UPDATE model_registry SET is_active = 0 WHERE is_active = 1")
@@ -55,8 +63,13 @@ def save_model(
             "INSERT INTO model_registry (model_version, model_type, trained_for, artifact_path,"
             " sha256, val_auc, is_active, created_at, sidecar_json) VALUES (?,?,?,?,?,?,1,?,?)",
             (
-                version, model.kind, sidecar["trained_for"], str(path), sha256(text),
-                sidecar.get("val_auc"), datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                version,
+                model.kind,
+                sidecar["trained_for"],
+                str(path),
+                sha256(text),
+                sidecar.get("val_auc"),
+                datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 json.dumps(sidecar, sort_keys=True),
             ),
         )

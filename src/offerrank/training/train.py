@@ -21,7 +21,11 @@ from offerrank.errors import RunError
 from offerrank.features.compute import FEATURE_COLUMNS
 from offerrank.training.dataset import TrainingData, build_training_data
 from offerrank.training.models import (
-    Ranker, fit_lightgbm, fit_logistic, predict_proba, validation_auc,
+    Ranker,
+    fit_lightgbm,
+    fit_logistic,
+    predict_proba,
+    validation_auc,
 )
 
 MIN_POSITIVES = 5
@@ -42,7 +46,7 @@ def model_version(run_date: date, kind: str) -> str:
 
 
 def train_models(con: duckdb.DuckDBPyConnection, run_date: date, settings: Settings) -> TrainResult:
-    """Fit LR and LightGBM, pick by validation AUC, calibrate; raise RunError if data is too thin."""
+    """Fit LR and LightGBM, pick by validation AUC, calibrate; RunError when data is too thin."""
     data = build_training_data(con, run_date, settings)
     tr, va = data.train, data.validation
     if tr.positives < MIN_POSITIVES or tr.n - tr.positives < MIN_POSITIVES:
@@ -65,10 +69,13 @@ def train_models(con: duckdb.DuckDBPyConnection, run_date: date, settings: Setti
     winner: Ranker = lgbm if (auc_lgbm or 0.0) >= (auc_lr or 0.0) and auc_lgbm is not None else lr
     val_auc = auc_lgbm if winner is lgbm else auc_lr
     metrics: dict[str, float] = {
-        "train_rows": tr.n, "train_positives": tr.positives,
-        "validation_rows": va.n, "validation_positives": va.positives,
+        "train_rows": tr.n,
+        "train_positives": tr.positives,
+        "validation_rows": va.n,
+        "validation_positives": va.positives,
         "kept_negative_rate": data.kept_negative_rate,
-        "fit_seconds_lr": t_lr, "fit_seconds_lgbm": t_lgbm,
+        "fit_seconds_lr": t_lr,
+        "fit_seconds_lgbm": t_lgbm,
     }
     if auc_lr is not None:
         metrics["val_auc_lr"] = auc_lr
@@ -81,10 +88,13 @@ def train_models(con: duckdb.DuckDBPyConnection, run_date: date, settings: Setti
         "trained_for": run_date.isoformat(),
         "train_window": [data.split.train.first.isoformat(), data.split.train.last.isoformat()],
         "validation_window": [
-            data.split.validation.first.isoformat(), data.split.validation.last.isoformat(),
+            data.split.validation.first.isoformat(),
+            data.split.validation.last.isoformat(),
         ],
         "feature_columns": list(FEATURE_COLUMNS),
-        "val_auc": val_auc, "val_auc_lr": auc_lr, "val_auc_lgbm": auc_lgbm,
+        "val_auc": val_auc,
+        "val_auc_lr": auc_lr,
+        "val_auc_lgbm": auc_lgbm,
         "kept_negative_rate": data.kept_negative_rate,
         "lightgbm_params": lgbm_params,
         "settings": settings.model_dump(mode="json"),

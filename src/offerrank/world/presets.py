@@ -20,8 +20,18 @@ LABEL_DAYS = 7  # a redemption happens within [shown, shown + 7]
 EPOCH = date(1970, 1, 1)
 
 CATEGORIES: tuple[str, ...] = (
-    "meat", "fish", "produce", "dairy", "bakery",  # fresh
-    "dry_food", "beverages", "frozen", "cleaning", "non_food", "spirits", "confectionery",
+    "meat",
+    "fish",
+    "produce",
+    "dairy",
+    "bakery",  # fresh
+    "dry_food",
+    "beverages",
+    "frozen",
+    "cleaning",
+    "non_food",
+    "spirits",
+    "confectionery",
 )
 N_FRESH = 5
 BUSINESS_TYPES: tuple[str, ...] = ("restaurant", "hotel", "catering", "trader", "office", "private")
@@ -46,7 +56,7 @@ TYPE_TIER_WEIGHTS = np.array(
 TYPE_BASKET = np.array([10.0, 12.0, 14.0, 18.0, 5.0, 4.0])  # mean lines per order
 TYPE_QTY_LOG = np.array([1.1, 1.3, 1.5, 2.1, 0.5, 0.1])  # log of typical units per line
 TYPE_BUSINESS_SHARE = np.array([0.97, 0.97, 0.96, 0.98, 0.85, 0.03])
-TYPE_INTERVAL_DAYS = np.array([7.0, 8.0, 9.0, 10.0, 14.0, 18.0])  # median days between orders
+TYPE_INTERVAL_DAYS = np.array([9.0, 10.0, 11.0, 12.0, 18.0, 24.0])  # median days between orders
 # Order-rate multipliers Monday..Sunday; private customers shop more on Saturday.
 WEEKDAY_FACTOR = np.array([1.15, 1.10, 1.05, 1.10, 1.20, 0.80, 0.10])
 WEEKDAY_FACTOR_PRIVATE = np.array([0.90, 0.90, 0.90, 1.00, 1.20, 1.70, 0.30])
@@ -89,14 +99,36 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "tiny": Preset("tiny", customers=400, products=240, days=150, stores=3, active_offers=40,
-                   show_share=0.12),
-    "small": Preset("small", customers=5_000, products=1_500, days=200, stores=8,
-                    active_offers=120, show_share=0.08),
-    "medium": Preset("medium", customers=50_000, products=5_000, days=365, stores=20,
-                     active_offers=300, show_share=0.05),
-    "large": Preset("large", customers=200_000, products=10_000, days=365, stores=40,
-                    active_offers=500, show_share=0.03),
+    "tiny": Preset(
+        "tiny", customers=400, products=240, days=150, stores=3, active_offers=40, show_share=0.12
+    ),
+    "small": Preset(
+        "small",
+        customers=5_000,
+        products=1_500,
+        days=200,
+        stores=8,
+        active_offers=120,
+        show_share=0.08,
+    ),
+    "medium": Preset(
+        "medium",
+        customers=50_000,
+        products=5_000,
+        days=365,
+        stores=20,
+        active_offers=300,
+        show_share=0.05,
+    ),
+    "large": Preset(
+        "large",
+        customers=200_000,
+        products=10_000,
+        days=365,
+        stores=40,
+        active_offers=500,
+        show_share=0.03,
+    ),
 }
 
 

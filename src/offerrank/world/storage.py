@@ -20,9 +20,10 @@ SIM_TABLES: dict[str, str] = {
     "sim_world": "key TEXT PRIMARY KEY, value TEXT NOT NULL",
     "sim_products": "product_id INTEGER PRIMARY KEY, popularity REAL NOT NULL",
     "sim_customers": (
-        "customer_id INTEGER PRIMARY KEY, type_index INTEGER NOT NULL, signup_day INTEGER NOT NULL,"
-        " churn_date TEXT, order_rate REAL NOT NULL, basket_mean REAL NOT NULL,"
-        " qty_log_mean REAL NOT NULL, business_share REAL NOT NULL, promo_sensitivity REAL NOT NULL,"
+        "customer_id INTEGER PRIMARY KEY, type_index INTEGER NOT NULL,"
+        " signup_day INTEGER NOT NULL, churn_date TEXT, order_rate REAL NOT NULL,"
+        " basket_mean REAL NOT NULL, qty_log_mean REAL NOT NULL, business_share REAL NOT NULL,"
+        " promo_sensitivity REAL NOT NULL,"
         " responsiveness REAL NOT NULL, home_store INTEGER NOT NULL,"
         " tier1_pref REAL NOT NULL, tier2_pref REAL NOT NULL, tier3_pref REAL NOT NULL"
     ),
@@ -51,15 +52,19 @@ INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS order_items_order_id ON order_items (order_id)",
     "CREATE INDEX IF NOT EXISTS impressions_shown_date ON impressions (shown_date)",
     "CREATE INDEX IF NOT EXISTS redemptions_customer_offer ON redemptions (customer_id, offer_id)",
-    "CREATE INDEX IF NOT EXISTS sim_pending_due ON sim_pending_redemptions (due_date)",
 )
 
 
 def create_schema(con: sqlite3.Connection) -> None:
-    """Contract input tables, the world's own tables and the read indexes."""
+    """Contract input tables and the world's own tables (read indexes come later)."""
     create_input_tables(con)
     for name, columns in SIM_TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+
+
+def create_indexes(con: sqlite3.Connection) -> None:
+    """Indexes for reading; built once after a bulk generate (cheaper than maintaining them
+    row by row during it) and checked whenever a world is reopened."""
     for stmt in INDEXES:
         con.execute(stmt)
 

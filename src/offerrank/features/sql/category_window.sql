@@ -1,6 +1,7 @@
 -- category_window: each requested customer's lines per category inside W = [T - L, T).
--- Grain: one row per (customer_id, category, as_of_day) for every category the customer
---   bought in the span and every category of a requested offer's product.
+-- Grain: one row per (customer_id, category, as_of_day) for every requested customer and
+--   as_of and every category the customer bought in the span (a category absent here
+--   has n_lines = 0 in W).
 -- Parameters: $lookback (L, days).
 -- Method: daily counts per (customer, category) unioned with zero-valued query rows at
 --   as_of_day; a RANGE frame [day - L, day - 1] then sums exactly the window W.
@@ -11,17 +12,11 @@ WITH category_days AS (
     GROUP BY customer_id, category, day_number
 ),
 
-customer_dates AS (
-    SELECT DISTINCT customer_id, as_of_day FROM pair_keys
-),
-
 queries AS (
     SELECT q.customer_id, b.category, q.as_of_day
-    FROM customer_dates AS q
+    FROM customer_keys AS q
     JOIN (SELECT DISTINCT customer_id, category FROM category_days) AS b
         ON b.customer_id = q.customer_id
-    UNION
-    SELECT customer_id, category, as_of_day FROM pair_keys
 ),
 
 events AS (

@@ -2,16 +2,16 @@
 -- Grain: one row per order (order_id unique).
 -- Parameters: $lookback (L, days). Span: [min(as_of) - L, max(as_of)), the union of all
 --   windows W = [T - L, T); anything outside it can change no feature.
--- Checks: day_number within the span; customer_id in pair_keys.
+-- Checks: day_number within the span; customer_id in customer_keys.
 WITH span AS (
     SELECT
         MIN(as_of_day) - $lookback AS first_day,
         MAX(as_of_day) AS end_day
-    FROM pair_keys
+    FROM customer_keys
 ),
 
 wanted AS (
-    SELECT DISTINCT customer_id FROM pair_keys
+    SELECT DISTINCT customer_id FROM customer_keys
 ),
 
 dated AS (

@@ -2,13 +2,9 @@
 -- Grain: one row per distinct requested (customer_id, as_of_day).
 -- Parameters: $lookback (L, days). W = [T - L, T): only days strictly before T count.
 -- Method: customer_daily unioned with zero-valued query rows at as_of_day; a RANGE frame
---   [day - L, day - 1] sums W; entropy comes from category_window (same W).
+--   [day - L, day - 1] sums W; entropy comes from customer_entropy (same W).
 -- Checks: ratios in [0, 1]; recency in [1, L + 1]; no nulls; empty denominators give 0.
-WITH queries AS (
-    SELECT DISTINCT customer_id, as_of_day FROM pair_keys
-),
-
-events AS (
+WITH events AS (
     SELECT
         customer_id, day_number, 0 AS is_query, n_orders, n_business_orders, n_lines,
         n_promo_lines, quantity, monetary, n_tier1_lines, n_tier2_lines, n_tier3_lines,
@@ -17,7 +13,7 @@ events AS (
     UNION ALL
     SELECT
         customer_id, as_of_day, 1, 0, 0, 0, 0, 0.0, 0.0, 0, 0, 0, 0, 0.0
-    FROM queries
+    FROM customer_keys
 ),
 
 windowed AS (
@@ -42,22 +38,6 @@ windowed AS (
         PARTITION BY customer_id ORDER BY day_number
         RANGE BETWEEN $lookback PRECEDING AND 1 PRECEDING
     )
-),
-
--- Shannon entropy (natural log) of the customer's lines over categories in W
-shares AS (
-    SELECT
-        customer_id,
-        as_of_day,
-        CAST(n_lines AS DOUBLE) / SUM(n_lines) OVER (PARTITION BY customer_id, as_of_day) AS share
-    FROM category_window
-    WHERE n_lines > 0
-),
-
-entropy AS (
-    SELECT customer_id, as_of_day, -SUM(share * LN(share)) AS category_entropy
-    FROM shares
-    GROUP BY customer_id, as_of_day
 )
 
 SELECT
@@ -85,5 +65,5 @@ SELECT
     CASE WHEN w.n_lines > 0 THEN w.usual_discount / w.n_lines ELSE 0.0 END AS usual_discount,
     w.n_lines
 FROM windowed AS w
-LEFT JOIN entropy AS e ON e.customer_id = w.customer_id AND e.as_of_day = w.as_of_day
+LEFT JOIN customer_entropy AS e ON e.customer_id = w.customer_id AND e.as_of_day = w.as_of_day
 WHERE w.is_query = 1

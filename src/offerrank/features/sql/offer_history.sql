@@ -17,7 +17,7 @@ WITH labelled AS (
 ),
 
 queries AS (
-    SELECT DISTINCT product_id, as_of_day FROM pair_keys WHERE product_id IS NOT NULL
+    SELECT DISTINCT product_id, as_of_day FROM offer_keys WHERE product_id IS NOT NULL
 ),
 
 product_days AS (

@@ -1,24 +1,27 @@
--- product_window: how many lines of the offer's product each customer bought inside W.
--- Grain: one row per distinct requested (customer_id, product_id, as_of_day).
+-- product_window: how many lines of each offered product each customer bought inside W.
+-- Grain: one row per (customer_id, product_id, as_of_day) for every requested customer and
+--   as_of and every requested offer's product the customer bought in the span; a missing
+--   row means no line of that product in W.
 -- Parameters: $lookback (L, days).
--- Method: daily counts per requested (customer, product) unioned with zero-valued query
---   rows; a RANGE frame [day - L, day - 1] sums exactly W = [T - L, T).
+-- Method: daily counts per (customer, product) unioned with zero-valued query rows; a
+--   RANGE frame [day - L, day - 1] sums exactly W = [T - L, T).
 -- Checks: n_lines >= 0 and never null.
-WITH queries AS (
-    SELECT DISTINCT customer_id, product_id, as_of_day
-    FROM pair_keys
-    WHERE product_id IS NOT NULL
-),
-
-wanted AS (
-    SELECT DISTINCT customer_id, product_id FROM queries
+WITH offered AS (
+    SELECT DISTINCT product_id FROM offer_keys WHERE product_id IS NOT NULL
 ),
 
 product_days AS (
     SELECT l.customer_id, l.product_id, l.day_number, COUNT(*) AS n_lines
     FROM customer_lines AS l
-    JOIN wanted AS w ON w.customer_id = l.customer_id AND w.product_id = l.product_id
+    WHERE l.product_id IN (SELECT product_id FROM offered)
     GROUP BY l.customer_id, l.product_id, l.day_number
+),
+
+queries AS (
+    SELECT k.customer_id, b.product_id, k.as_of_day
+    FROM customer_keys AS k
+    JOIN (SELECT DISTINCT customer_id, product_id FROM product_days) AS b
+        ON b.customer_id = k.customer_id
 ),
 
 events AS (

@@ -1,0 +1,105 @@
+"""Daily run on a generated world: wall time per step, peak memory, model quality.
+
+    .venv/bin/python bench/bench_daily_run.py --preset medium [--db PATH] [--repeat 1]
+
+Runs 2026-02-16 (a Monday: retrain) and 2026-02-17 (loads the model), each in a fresh
+subprocess so that its peak resident memory is its own. Targets on 2 cores for
+`medium`: with retraining < 90 s, without < 30 s, peak memory < 6 GB, the chosen
+model's validation AUC within 0.02 of the oracle AUC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RUN = """
+import json, resource, sys, time
+from datetime import date
+from pathlib import Path
+from offerrank.config import Settings
+from offerrank.pipeline.daily import run_daily
+s = Settings(db_path=Path(sys.argv[1]), artifacts_dir=Path(sys.argv[2]))
+t0 = time.perf_counter()
+r = run_daily(s, date.fromisoformat(sys.argv[3]))
+print(json.dumps({"seconds": time.perf_counter() - t0, "metrics": r.metrics,
+                  "steps": [(x.step, x.status, x.duration_s) for x in r.steps],
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run_once(db: Path, models: Path, day: str) -> tuple[dict, float]:
+    """One daily run in a fresh interpreter; returns its result and its own peak RSS in MB."""
+    out = subprocess.run(
+        [sys.executable, "-c", RUN, str(db), str(models), day],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    return res, res["peak_mb"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--preset", default="small")
+    ap.add_argument("--db", type=Path, help="reuse this generated store (copied first)")
+    ap.add_argument("--repeat", type=int, default=1)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="offerrank-bench-"))
+    source = args.db
+    if source is None:
+        from offerrank.world.generate import generate_world
+
+        source = work / "source.db"
+        t0 = time.perf_counter()
+        generate_world(source, preset=args.preset, seed=7)
+        print(f"generated {args.preset} in {time.perf_counter() - t0:.1f} s")
+    results: dict[str, list[dict]] = {"retrain": [], "load": []}
+    peaks: dict[str, float] = {"retrain": 0.0, "load": 0.0}
+    for i in range(args.repeat):
+        db, models = work / f"run{i}.db", work / f"models{i}"
+        shutil.copy(source, db)
+        for kind, day in (("retrain", "2026-02-16"), ("load", "2026-02-17")):
+            res, peak = run_once(db, models, day)
+            results[kind].append(res)
+            peaks[kind] = max(peaks[kind], peak)
+    print(f"\npreset {args.preset}, {args.repeat} repeat(s), 2 cores")
+    for kind, runs in results.items():
+        secs = statistics.median(r["seconds"] for r in runs)
+        print(f"\n{kind:8s} median {secs:7.2f} s   peak RSS {peaks[kind]:8.0f} MB")
+        for step, status, dur in runs[0]["steps"]:
+            print(f"    {step:11s} {status:8s} {dur:7.2f} s")
+        m = runs[0]["metrics"]
+        keys = (
+            "candidate_pool_size",
+            "recommendations_written",
+            "candidate_recall",
+            "train_rows",
+            "val_auc_lr",
+            "val_auc_lgbm",
+            "auc",
+            "oracle_auc",
+            "precision_at_k",
+            "recall_at_k",
+            "margin_lift_at_k",
+            "coverage",
+            "diversity",
+        )
+        print("    " + "  ".join(f"{k}={m[k]:.4g}" for k in keys if k in m))
+        pairs = m.get("candidate_pool_size", 0)
+        print(
+            f"    rank throughput {pairs / max(m.get('duration_rank_s', 1e-9), 1e-9):,.0f} pairs/s"
+        )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Benchmark: SQL features on DuckDB against the pandas baseline, on a realistic store.
+
+Loads the store once, builds every candidate pair of the day (active offers on D x
+customers whose business type the offer targets, capped), checks that both engines give
+the same values, and prints median times, rows/s, the speed ratio and peak memory.
+Then times a training-style batch: impressions of the last 56 mature days, each as of
+its shown_date.
+
+Example:
+    .venv/bin/python bench/synthetic_store.py --db /tmp/bench.db
+    .venv/bin/python bench/bench_features.py --db /tmp/bench.db --date 2026-02-16 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from offerrank.features.compute import FEATURE_COLUMNS, compute_features  # noqa: E402
+from offerrank.features.engine import open_engine  # noqa: E402
+from offerrank.store.contract import INPUT_TABLES  # noqa: E402
+from pandas_features import pandas_features  # noqa: E402
+
+CANDIDATES_SQL = """
+SELECT c.customer_id, o.offer_id, CAST($day AS DATE) AS as_of
+FROM customers AS c
+JOIN offers AS o
+    ON o.start_date <= CAST($day AS DATE) AND o.end_date >= CAST($day AS DATE)
+    AND (o.target_business_type IS NULL OR o.target_business_type = c.business_type)
+"""
+TRAINING_SQL = """
+SELECT customer_id, offer_id, shown_date AS as_of
+FROM impressions
+WHERE shown_date >= CAST($day AS DATE) - $first AND shown_date < CAST($day AS DATE) - $last
+"""
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
+    """Median wall time over `repeat` runs, and the last result."""
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def candidate_pairs(con: duckdb.DuckDBPyConnection, day: date, cap: int) -> pa.Table:
+    pairs = con.sql(CANDIDATES_SQL, params={"day": day}).to_arrow_table()
+    print(f"candidate pairs on {day}: {pairs.num_rows:,}", end="")
+    if pairs.num_rows > cap:
+        keep = np.sort(np.random.default_rng(0).choice(pairs.num_rows, cap, replace=False))
+        pairs = pairs.take(keep)
+        print(f" (capped to {cap:,})", end="")
+    print()
+    return pairs
+
+
+def pandas_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    """The engine's typed tables as pandas frames with datetime64 dates (not timed)."""
+    frames = {}
+    for table in INPUT_TABLES:
+        df = con.table(table.name).df()
+        for col in table.columns:
+            if col.kind == "date":
+                df[col.name] = pd.to_datetime(df[col.name])
+        frames[table.name] = df
+    return frames
+
+
+def max_abs_diff(ours: pa.Table, theirs: pd.DataFrame) -> float:
+    diffs = [
+        np.nanmax(np.abs(ours.column(c).to_numpy() - theirs[c].to_numpy(dtype=float)))
+        for c in FEATURE_COLUMNS
+    ]
+    return float(max(diffs))
+
+
+def bench_scoring(con: duckdb.DuckDBPyConnection, day: date, cap: int, repeat: int) -> None:
+    pairs = candidate_pairs(con, day, cap)
+    frames = pandas_tables(con)
+    pdf = pairs.select(["customer_id", "offer_id"]).to_pandas()
+    t_duck, ours = timed(lambda: compute_features(con, pairs), repeat)
+    print(
+        f"duckdb  : {t_duck:7.3f} s  {pairs.num_rows / t_duck:12,.0f} rows/s  "
+        f"peak {peak_mb():,.0f} MB"
+    )
+    t_pd, theirs = timed(lambda: pandas_features(frames, pdf, day), repeat)
+    print(
+        f"pandas  : {t_pd:7.3f} s  {pairs.num_rows / t_pd:12,.0f} rows/s  peak {peak_mb():,.0f} MB"
+    )
+    print(
+        f"speed-up: {t_pd / t_duck:.1f}x   max |duckdb - pandas| = {max_abs_diff(ours, theirs):.3g}"
+    )
+
+
+def pandas_batch(frames: dict[str, pd.DataFrame], pairs: pa.Table) -> pd.DataFrame:
+    """The baseline has one as_of per call: loop over the dates, then restore input order."""
+    df = pairs.to_pandas()
+    df["position"] = np.arange(len(df))
+    parts = []
+    for as_of, group in df.groupby("as_of", sort=False):
+        part = pandas_features(frames, group[["customer_id", "offer_id"]], as_of)
+        parts.append(part.set_axis(group["position"].to_numpy()))
+    return pd.concat(parts).sort_index()
+
+
+def bench_training(con: duckdb.DuckDBPyConnection, day: date, repeat: int, pandas: bool) -> None:
+    params = {"day": day, "first": 7 + 56, "last": 7}
+    pairs = con.sql(TRAINING_SQL, params=params).to_arrow_table()
+    n_dates = len(set(pairs.column("as_of").to_pylist()))
+    print(f"training batch: {pairs.num_rows:,} impressions over {n_dates} as_of dates")
+    t_duck, ours = timed(lambda: compute_features(con, pairs), repeat)
+    print(
+        f"duckdb  : {t_duck:7.3f} s  {pairs.num_rows / t_duck:12,.0f} rows/s  "
+        f"peak {peak_mb():,.0f} MB"
+    )
+    if not pandas:
+        return
+    frames = pandas_tables(con)
+    t_pd, theirs = timed(lambda: pandas_batch(frames, pairs), 1)
+    print(f"pandas  : {t_pd:7.3f} s  {pairs.num_rows / t_pd:12,.0f} rows/s  (one call per date)")
+    print(
+        f"speed-up: {t_pd / t_duck:.1f}x   max |duckdb - pandas| = {max_abs_diff(ours, theirs):.3g}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--date", type=date.fromisoformat, required=True)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cap", type=int, default=2_000_000, help="max candidate pairs")
+    parser.add_argument(
+        "--no-pandas-training", action="store_true", help="skip the per-date pandas loop"
+    )
+    args = parser.parse_args()
+    start = time.perf_counter()
+    con = open_engine(args.db)
+    print(
+        f"store loaded in {time.perf_counter() - start:.1f} s "
+        f"({con.sql('SELECT COUNT(*) FROM order_items').fetchall()[0][0]:,} order lines)"
+    )
+    start = time.perf_counter()
+    open_engine(args.db, since=args.date - timedelta(days=90)).close()
+    print(f"scoring load (since D - 90) in {time.perf_counter() - start:.1f} s")
+    bench_scoring(con, args.date, args.cap, args.repeat)
+    bench_training(con, args.date, args.repeat, pandas=not args.no_pandas_training)
+
+
+if __name__ == "__main__":
+    main()

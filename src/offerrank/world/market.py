@@ -1,0 +1,194 @@
+"""What the retailer puts on the market each day: personal offers and store-wide promotions.
+
+Both arrive as a steady daily stream (a Poisson number starting each day), so the set
+of active offers on any day is stable in size but always changing in content. Offers
+are contract rows; store-wide promotions only show up as discounted promo lines.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from offerrank.world.population import Catalogue
+from offerrank.world.presets import (
+    BUSINESS_TYPES,
+    OFFER_WEEKS,
+    STORE_PROMO_DAYS,
+    TYPE_SHARE,
+    Preset,
+    iso_days,
+    rng_for,
+)
+from offerrank.world.storage import fetch_columns
+
+STREAM_OFFERS, STREAM_PROMOS = 1, 2
+TARGETED_SHARE = 0.3
+MEAN_OFFER_DAYS = 7.0 * OFFER_WEEKS.mean()
+
+
+@dataclass
+class Offers:
+    """Offers as parallel arrays; `target` is a business-type index or -1 for everyone."""
+
+    offer_id: np.ndarray
+    product: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    discount: np.ndarray
+    target: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Offers:
+        ints = np.zeros(0, dtype=np.int64)
+        return cls(ints, ints, ints, ints, np.zeros(0), ints)
+
+    def __len__(self) -> int:
+        return int(self.offer_id.size)
+
+    def where(self, mask: np.ndarray) -> Offers:
+        return Offers(*(getattr(self, f.name)[mask] for f in fields(self)))
+
+    def extend(self, other: Offers) -> Offers:
+        return Offers(
+            *(np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self))
+        )
+
+    def active_on(self, day: int) -> Offers:
+        return self.where((self.start <= day) & (self.end >= day))
+
+    def positions(self, offer_ids: np.ndarray) -> np.ndarray:
+        """Row positions of the given ids (offer ids are dense and increasing)."""
+        pos = np.searchsorted(self.offer_id, offer_ids)
+        pos = np.minimum(pos, max(len(self) - 1, 0))
+        if len(self) == 0 or np.any(self.offer_id[pos] != offer_ids):
+            missing = np.setdiff1d(offer_ids, self.offer_id)[:5].tolist()
+            raise KeyError(f"unknown offer ids: {missing}")
+        return pos
+
+    def columns(self) -> dict[str, object]:
+        target = np.array(BUSINESS_TYPES + (None,), dtype=object)[self.target]
+        return {
+            "offer_id": self.offer_id,
+            "product_id": self.product + 1,
+            "start_date": iso_days(self.start),
+            "end_date": iso_days(self.end),
+            "discount_pct": self.discount,
+            "target_business_type": target,
+        }
+
+
+def draw_offers(preset: Preset, seed: int, day: int, first_id: int, catalogue: Catalogue) -> Offers:
+    """Offers starting on `day`: popular products, 5-40 % off, one to four weeks, some targeted."""
+    rng = rng_for(seed, day, STREAM_OFFERS)
+    k = int(rng.poisson(preset.active_offers / MEAN_OFFER_DAYS))
+    weight = catalogue.popularity**0.7
+    product = rng.choice(catalogue.size, k, p=weight / weight.sum())
+    weeks = rng.choice(OFFER_WEEKS, k)
+    discount = np.clip(np.round(0.05 + 0.35 * rng.beta(1.6, 2.6, k), 2), 0.05, 0.40)
+    targeted = rng.random(k) < TARGETED_SHARE
+    target = np.where(targeted, rng.choice(len(BUSINESS_TYPES), k, p=TYPE_SHARE), -1)
+    return Offers(
+        offer_id=np.arange(first_id, first_id + k, dtype=np.int64),
+        product=product.astype(np.int64),
+        start=np.full(k, day, dtype=np.int64),
+        end=(day + 7 * weeks - 1).astype(np.int64),
+        discount=discount,
+        target=target.astype(np.int64),
+    )
+
+
+def load_offers(con: sqlite3.Connection) -> Offers:
+    c = fetch_columns(
+        con,
+        "SELECT offer_id, product_id - 1 AS product,"
+        " CAST(julianday(substr(start_date, 1, 10)) - 2440587.5 AS INTEGER) AS start,"
+        " CAST(julianday(substr(end_date, 1, 10)) - 2440587.5 AS INTEGER) AS end_day,"
+        " discount_pct, COALESCE(target_business_type, '') AS target_business_type"
+        " FROM offers ORDER BY offer_id",
+    )
+    if c["offer_id"].size == 0:
+        return Offers.empty()
+    lookup = {"": -1, **{name: i for i, name in enumerate(BUSINESS_TYPES)}}
+    uniq, inverse = np.unique(c["target_business_type"].astype(str), return_inverse=True)
+    target = np.array([lookup.get(u, -2) for u in uniq], dtype=np.int64)[inverse].reshape(-1)
+    return Offers(
+        c["offer_id"].astype(np.int64),
+        c["product"].astype(np.int64),
+        c["start"].astype(np.int64),
+        c["end_day"].astype(np.int64),
+        c["discount_pct"].astype(float),
+        target,
+    )
+
+
+@dataclass
+class StorePromos:
+    """Store-wide promotions: a product sold at a discount to everyone for a week."""
+
+    product: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    discount: np.ndarray
+
+    @classmethod
+    def empty(cls) -> StorePromos:
+        ints = np.zeros(0, dtype=np.int64)
+        return cls(ints, ints, ints, np.zeros(0))
+
+    def extend(self, other: StorePromos) -> StorePromos:
+        return StorePromos(
+            *(np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self))
+        )
+
+    def since(self, day: int) -> StorePromos:
+        keep = self.end >= day
+        return StorePromos(*(getattr(self, f.name)[keep] for f in fields(self)))
+
+    def prices_on(self, day: int, catalogue: Catalogue) -> np.ndarray:
+        """Discount per product index on `day` (0 when not on promotion; deepest one wins)."""
+        on = (self.start <= day) & (self.end >= day)
+        discount = np.zeros(catalogue.size)
+        np.maximum.at(discount, self.product[on], self.discount[on])
+        return discount
+
+    def columns(self) -> dict[str, object]:
+        return {
+            "product_id": self.product + 1,
+            "start_date": iso_days(self.start),
+            "end_date": iso_days(self.end),
+            "discount_pct": self.discount,
+        }
+
+
+def draw_store_promos(preset: Preset, seed: int, day: int, catalogue: Catalogue) -> StorePromos:
+    rng = rng_for(seed, day, STREAM_PROMOS)
+    k = int(rng.poisson(catalogue.size * preset.store_promo_share / STORE_PROMO_DAYS))
+    product = rng.choice(catalogue.size, k, p=catalogue.popularity / catalogue.popularity.sum())
+    return StorePromos(
+        product.astype(np.int64),
+        np.full(k, day, dtype=np.int64),
+        np.full(k, day + STORE_PROMO_DAYS - 1, dtype=np.int64),
+        np.round(rng.uniform(0.10, 0.30, k), 2),
+    )
+
+
+def load_store_promos(con: sqlite3.Connection, since_day: int) -> StorePromos:
+    c = fetch_columns(
+        con,
+        "SELECT product_id - 1 AS product,"
+        " CAST(julianday(start_date) - 2440587.5 AS INTEGER) AS start,"
+        " CAST(julianday(end_date) - 2440587.5 AS INTEGER) AS end_day, discount_pct"
+        " FROM sim_store_promos ORDER BY rowid",
+    )
+    if c["product"].size == 0:
+        return StorePromos.empty()
+    promos = StorePromos(
+        c["product"].astype(np.int64),
+        c["start"].astype(np.int64),
+        c["end_day"].astype(np.int64),
+        c["discount_pct"].astype(float),
+    )
+    return promos.since(since_day)

@@ -1,0 +1,48 @@
+"""Shared fixtures: a tiny generated world, built once per session and copied per test."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from offerrank.config import Settings
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A read-only tiny synthetic store; copy it (`world_db`) before writing."""
+    from offerrank.world.generate import generate_world
+
+    path = tmp_path_factory.mktemp("world") / "tiny.db"
+    generate_world(path, preset="tiny", seed=7)
+    return path
+
+
+@pytest.fixture
+def world_db(tiny_world: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "metro.db"
+    shutil.copy(tiny_world, dst)
+    return dst
+
+
+@pytest.fixture
+def settings(world_db: Path, tmp_path: Path) -> Settings:
+    return Settings(db_path=world_db, artifacts_dir=tmp_path / "models", bootstrap_samples=20)
+
+
+@pytest.fixture(scope="session")
+def two_day_run(tmp_path_factory: pytest.TempPathFactory, tiny_world: Path):
+    """The seed's repro: daily runs for 2026-02-16 (a Monday: retrain) and 2026-02-17."""
+    from datetime import date
+
+    from offerrank.pipeline.daily import run_daily
+
+    folder = tmp_path_factory.mktemp("run")
+    db = folder / "metro.db"
+    shutil.copy(tiny_world, db)
+    s = Settings(db_path=db, artifacts_dir=folder / "models", bootstrap_samples=20)
+    first = run_daily(s, date(2026, 2, 16))
+    second = run_daily(s, date(2026, 2, 17))
+    return s, first, second

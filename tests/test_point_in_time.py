@@ -1,0 +1,167 @@
+"""Point in time by construction: nothing dated T or later changes a feature as of T, and a
+row computed in a batch of many as_of dates equals the same row computed alone."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from offerrank.features.compute import FEATURE_COLUMNS, compute_features
+from offerrank.features.engine import engine_from_arrow
+from offerrank.store.contract import INPUT_TABLES
+
+T = date(2024, 4, 1)
+CUSTOMERS, PRODUCTS, OFFERS = 4, 5, 4
+TYPES = ["restaurant", "hotel"]
+ARROW_TYPES = {
+    "int": pa.int64(),
+    "flag": pa.int64(),
+    "real": pa.float64(),
+    "text": pa.string(),
+    "date": pa.string(),
+}
+FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _days(rng: np.random.Generator, n: int, lo: int, hi: int, stamp: bool = False) -> list[str]:
+    """ISO dates (sometimes with a time of day) between T + lo and T + hi - 1."""
+    out = [(T + timedelta(days=int(d))).isoformat() for d in rng.integers(lo, hi, n)]
+    if stamp:
+        flips = rng.random(n) < 0.3
+        out = [d + " 13:45:00" if flip else d for d, flip in zip(out, flips, strict=True)]
+    return out
+
+
+def _events(rng: np.random.Generator, lo: int, hi: int, first_id: int, n: int) -> dict:
+    """Orders with lines, impressions and redemptions dated in [T + lo, T + hi)."""
+    n_lines = 2 * n
+    return {
+        "orders": [
+            first_id + np.arange(n),
+            rng.integers(1, CUSTOMERS + 1, n),
+            _days(rng, n, lo, hi, stamp=True),
+            rng.integers(0, 2, n),
+            [None] * n,
+        ],
+        "order_items": [
+            first_id + rng.integers(0, n, n_lines),
+            rng.integers(1, PRODUCTS + 1, n_lines),
+            rng.integers(1, 5, n_lines) * 1.0,
+            np.round(rng.uniform(0.5, 12.0, n_lines), 2),
+            rng.integers(0, 2, n_lines),
+        ],
+        "impressions": [
+            first_id + np.arange(n),
+            rng.integers(1, CUSTOMERS + 1, n),
+            rng.integers(1, OFFERS + 1, n),
+            _days(rng, n, lo, hi),
+            [None] * n,
+            [None] * n,
+        ],
+        "redemptions": [
+            first_id + np.arange(n),
+            rng.integers(1, CUSTOMERS + 1, n),
+            rng.integers(1, OFFERS + 1, n),
+            _days(rng, n, lo, hi),
+            [None] * n,
+        ],
+    }
+
+
+def _store(rng: np.random.Generator, extra: dict | None = None) -> dict[str, pa.Table]:
+    """A small random store; `extra` appends columns of later rows to some tables."""
+    cols = {
+        "customers": [
+            np.arange(1, CUSTOMERS + 1),
+            [TYPES[i % 2] for i in range(CUSTOMERS)],
+            [None] * CUSTOMERS,
+        ],
+        "products": [
+            np.arange(1, PRODUCTS + 1),
+            [f"c{i % 3}" for i in range(PRODUCTS)],
+            [i % 2 for i in range(PRODUCTS)],
+            [1 + i % 3 for i in range(PRODUCTS)],
+            [i % 2 for i in range(PRODUCTS)],
+            [10.0] * PRODUCTS,
+            [6.0] * PRODUCTS,
+        ],
+        "offers": [
+            np.arange(1, OFFERS + 1),
+            rng.integers(1, PRODUCTS + 1, OFFERS),
+            _days(rng, OFFERS, -60, -1),
+            _days(rng, OFFERS, 1, 30),
+            np.round(rng.uniform(0.05, 0.6, OFFERS), 2),
+            [None, "hotel", None, "restaurant"],
+        ],
+        **_events(rng, -130, 0, 1, 40),
+    }
+    for name, more in (extra or {}).items():
+        cols[name] = [list(a) + list(b) for a, b in zip(cols[name], more, strict=True)]
+    return {
+        t.name: pa.table(
+            {
+                c.name: pa.array(list(v), ARROW_TYPES[c.kind])
+                for c, v in zip(t.columns, cols[t.name], strict=True)
+            }
+        )
+        for t in INPUT_TABLES
+    }
+
+
+def _all_pairs(as_of: date) -> pa.Table:
+    c, o = np.meshgrid(np.arange(1, CUSTOMERS + 1), np.arange(1, OFFERS + 1))
+    return pa.table(
+        {
+            "customer_id": c.ravel(),
+            "offer_id": o.ravel(),
+            "as_of": pa.array([as_of] * c.size, pa.date32()),
+        }
+    )
+
+
+def _matrix(table: pa.Table) -> np.ndarray:
+    return np.column_stack([table[c].to_numpy() for c in FEATURE_COLUMNS])
+
+
+@FAST
+@given(seed=st.integers(0, 2**32 - 1), n_later=st.integers(1, 30), lookback=st.integers(5, 120))
+def test_events_dated_t_or_later_change_nothing(seed: int, n_later: int, lookback: int) -> None:
+    rng = np.random.default_rng(seed)
+    base = _store(rng)
+    later = _events(np.random.default_rng(seed + 1), 0, 15, 1000, n_later)
+    later_offers = [
+        [100 + i for i in range(OFFERS)],
+        list(rng.integers(1, PRODUCTS + 1, OFFERS)),
+        _days(rng, OFFERS, 0, 5),
+        _days(rng, OFFERS, 6, 20),
+        [0.5] * OFFERS,
+        [None] * OFFERS,
+    ]
+    grown = _store(np.random.default_rng(seed), {**later, "offers": later_offers})
+    pairs = _all_pairs(T)
+    before = compute_features(engine_from_arrow(base), pairs, lookback_days=lookback)
+    after = compute_features(engine_from_arrow(grown), pairs, lookback_days=lookback)
+    np.testing.assert_allclose(_matrix(after), _matrix(before), rtol=1e-12, atol=1e-12)
+
+
+@FAST
+@given(seed=st.integers(0, 2**32 - 1), n_rows=st.integers(1, 40))
+def test_a_row_in_a_batch_of_many_dates_equals_the_row_alone(seed: int, n_rows: int) -> None:
+    rng = np.random.default_rng(seed)
+    con = engine_from_arrow(_store(rng))
+    as_of = [T - timedelta(days=int(d)) for d in rng.integers(0, 60, n_rows)]
+    batch_pairs = pa.table(
+        {
+            "customer_id": rng.integers(1, CUSTOMERS + 1, n_rows),
+            "offer_id": rng.integers(1, OFFERS + 1, n_rows),
+            "as_of": pa.array(as_of, pa.date32()),
+        }
+    )
+    batch = compute_features(con, batch_pairs)
+    for i in rng.choice(n_rows, min(n_rows, 3), replace=False):
+        alone = compute_features(con, batch_pairs.slice(int(i), 1))
+        np.testing.assert_allclose(_matrix(alone)[0], _matrix(batch)[i], rtol=1e-12, atol=1e-12)
