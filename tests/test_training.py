@@ -110,7 +110,7 @@ def test_registry_round_trip_and_single_active(tmp_path: Path) -> None:
     save_model(con, tmp_path / "m", "v2", _model(), {"trained_for": "2026-01-12"})
     active = load_active(con)
     assert active is not None and active.version == "v2"
-    assert con.sql("SELECT COUNT(*) FROM model_registry WHERE is_active = 1").fetchall()[0][0] == 1
+    assert con.execute("SELECT COUNT(*) FROM model_registry WHERE is_active = 1").fetchone()[0] == 1
     X = np.array([[1.0, 2.0], [0.0, 0.0]])
     assert np.allclose(predict_proba(active.model, X), predict_proba(_model(), X))
     assert json.loads((tmp_path / "m" / "v2" / "sidecar.json").read_text())["model_version"] == "v2"

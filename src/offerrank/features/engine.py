@@ -17,7 +17,7 @@ import pyarrow as pa
 from offerrank.errors import ContractViolation
 from offerrank.features.queries import build_table
 from offerrank.store.contract import INPUT_TABLES, Column, Table
-from offerrank.store.db import query_arrow
+from offerrank.store.db import query_arrow_many
 
 DEFAULT_LABEL_WINDOW_DAYS = 7
 META_TABLE = "offerrank_engine_meta"
@@ -54,17 +54,24 @@ def _select_list(columns: tuple[Column, ...], templates: dict[str, str]) -> str:
     return ", ".join(f"{templates[c.kind].format(c=c.name)} AS {c.name}" for c in columns)
 
 
+# A first row of these literals fixes each column's Arrow type: the reader otherwise
+# guesses it from the first rows, which may all be NULL (a mostly empty propensity).
+_PROBE = {"int": "0", "flag": "0", "real": "0.5", "text": "''", "date": "''"}
+
+
 def read_store_tables(db_path: Path, *, since: date | None = None) -> dict[str, pa.Table]:
     """Read every contract table from the SQLite store as Arrow, through ADBC."""
-    tables: dict[str, pa.Table] = {}
+    queries: list[tuple[str, tuple[str, ...]]] = []
     for table in INPUT_TABLES:
+        probe = ", ".join(f"{_PROBE[c.kind]} AS {c.name}" for c in table.columns)
         sql = f"SELECT {_select_list(table.columns, _SQLITE_READ)} FROM {table.name}"
         params: tuple[str, ...] = ()
         if since is not None and table.name in _SINCE_FILTER:
             sql = f"{sql} {_SINCE_FILTER[table.name]}"
             params = (since.isoformat(),)
-        tables[table.name] = query_arrow(db_path, sql, params)
-    return tables
+        queries.append((f"SELECT {probe} UNION ALL {sql}", params))
+    results = query_arrow_many(db_path, queries)
+    return {t.name: r.slice(1) for t, r in zip(INPUT_TABLES, results, strict=True)}
 
 
 def _load_table(con: duckdb.DuckDBPyConnection, table: Table, data: pa.Table) -> None:

@@ -37,7 +37,7 @@ def step_drift(ctx: RunContext) -> str:
     row = ctx.store.execute(
         "SELECT reference_date, profile_json FROM drift_reference WHERE model_version = ?",
         (ctx.model.version,),
-    ).fetchall()[0]
+    ).fetchone()
     if row is None:
         profile = reference_profile(feats, list(FEATURE_COLUMNS))
         with transaction(ctx.store):

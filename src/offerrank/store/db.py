@@ -7,7 +7,11 @@ ADBC SQLite driver straight into Arrow, never row by row through Python.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,17 +68,36 @@ def table_exists(con: sqlite3.Connection, name: str) -> bool:
     return row is not None
 
 
+def query_arrow_many(
+    db_path: Path | str, queries: Sequence[tuple[str, Sequence[Any]]]
+) -> list[pa.Table]:
+    """Run SELECTs on the store and return each result as an Arrow table.
+
+    The reads happen in a child process (see `offerrank.store.reader` for why), one
+    child for the whole batch. Parameters must be JSON values (text dates, numbers).
+    """
+    request = {"db": str(db_path), "queries": [[sql, list(params)] for sql, params in queries]}
+    with tempfile.TemporaryDirectory(prefix="offerrank-read-") as tmp:
+        request["out"] = tmp
+        proc = subprocess.run(
+            [sys.executable, "-m", "offerrank.store.reader"],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            raise StoreError(f"reading {db_path} failed: {last}")
+        return [
+            pa.ipc.open_file(pa.memory_map(str(Path(tmp) / f"{i}.arrow"))).read_all()
+            for i in range(len(queries))
+        ]
+
+
 def query_arrow(db_path: Path | str, sql: str, params: Sequence[Any] = ()) -> pa.Table:
     """Run one SELECT on the store and return the result as an Arrow table."""
-    import adbc_driver_sqlite.dbapi as adbc
-
-    with adbc.connect(str(db_path)) as con:
-        cur = con.cursor()
-        try:
-            cur.execute(sql, list(params) if params else None)
-            return cur.fetch_arrow_table()
-        finally:
-            cur.close()
+    return query_arrow_many(db_path, [(sql, params)])[0]
 
 
 def insert_arrow(con: sqlite3.Connection, table: str, data: pa.Table) -> int:

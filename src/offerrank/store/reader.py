@@ -1,0 +1,47 @@
+"""Bulk reads of the store into Arrow, in a separate process.
+
+The ADBC SQLite driver reads millions of rows per second straight into Arrow, but it
+carries its own copy of the SQLite library. Two SQLite libraries must never open the
+same database file in one process: POSIX locks are per process, so when one closes
+its file the other's locks vanish, and in WAL mode it may then checkpoint and delete
+the WAL under the other's feet ("disk I/O error"). The reads therefore run in a
+short-lived child process that writes Arrow IPC files; the parent maps them back.
+
+Run as `python -m offerrank.store.reader` with a JSON request on stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+
+
+def _read(db_path: str, sql: str, params: list) -> pa.Table:
+    import adbc_driver_sqlite.dbapi as adbc
+
+    with adbc.connect(db_path) as con:
+        cur = con.cursor()
+        try:
+            cur.execute(sql, params or None)
+            return cur.fetch_arrow_table().combine_chunks()
+        finally:
+            cur.close()
+
+
+def main() -> None:
+    request = json.load(sys.stdin)
+    out = Path(request["out"])
+    for i, (sql, params) in enumerate(request["queries"]):
+        table = _read(request["db"], sql, params)
+        with (
+            pa.OSFile(str(out / f"{i}.arrow"), "wb") as sink,
+            pa.ipc.new_file(sink, table.schema) as writer,
+        ):
+            writer.write_table(table)
+
+
+if __name__ == "__main__":
+    main()
