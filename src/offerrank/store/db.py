@@ -7,11 +7,13 @@ ADBC SQLite driver straight into Arrow, never row by row through Python.
 
 from __future__ import annotations
 
+import atexit
 import json
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,27 +70,66 @@ def table_exists(con: sqlite3.Connection, name: str) -> bool:
     return row is not None
 
 
+class _Reader:
+    """The long-lived child process that performs Arrow reads (one per parent process)."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[str] | None = None
+        self.lock = threading.Lock()
+
+    def request(self, payload: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            if self.proc is None or self.proc.poll() is not None:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-m", "offerrank.store.reader"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    bufsize=1,
+                )
+                atexit.register(self.close)
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            try:
+                self.proc.stdin.write(json.dumps(payload) + "\n")
+                self.proc.stdin.flush()
+                line = self.proc.stdout.readline()
+            except BrokenPipeError:
+                line = ""
+            if not line:
+                self.proc = None
+                return {"ok": False, "error": "the reader process ended unexpectedly"}
+            answer: dict[str, Any] = json.loads(line)
+            return answer
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+_READER = _Reader()
+
+
 def query_arrow_many(
     db_path: Path | str, queries: Sequence[tuple[str, Sequence[Any]]]
 ) -> list[pa.Table]:
     """Run SELECTs on the store and return each result as an Arrow table.
 
-    The reads happen in a child process (see `offerrank.store.reader` for why), one
-    child for the whole batch. Parameters must be JSON values (text dates, numbers).
+    The reads happen in a child process (see `offerrank.store.reader` for why).
+    Parameters must be JSON values (text dates, numbers).
     """
-    request = {"db": str(db_path), "queries": [[sql, list(params)] for sql, params in queries]}
     with tempfile.TemporaryDirectory(prefix="offerrank-read-") as tmp:
-        request["out"] = tmp
-        proc = subprocess.run(
-            [sys.executable, "-m", "offerrank.store.reader"],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            check=False,
+        answer = _READER.request(
+            {
+                "db": str(db_path),
+                "out": tmp,
+                "queries": [[sql, list(params)] for sql, params in queries],
+            }
         )
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-            raise StoreError(f"reading {db_path} failed: {last}")
+        if not answer["ok"]:
+            raise StoreError(f"reading {db_path} failed: {answer['error']}")
         return [
             pa.ipc.open_file(pa.memory_map(str(Path(tmp) / f"{i}.arrow"))).read_all()
             for i in range(len(queries))

@@ -5,9 +5,10 @@ carries its own copy of the SQLite library. Two SQLite libraries must never open
 same database file in one process: POSIX locks are per process, so when one closes
 its file the other's locks vanish, and in WAL mode it may then checkpoint and delete
 the WAL under the other's feet ("disk I/O error"). The reads therefore run in a
-short-lived child process that writes Arrow IPC files; the parent maps them back.
+child process that writes Arrow IPC files; the parent maps them back.
 
-Run as `python -m offerrank.store.reader` with a JSON request on stdin.
+The child (`python -m offerrank.store.reader`) serves one JSON request per line on
+stdin and answers one JSON line on stdout, so a process pays its start-up once.
 """
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ def _read(db_path: str, sql: str, params: list) -> pa.Table:
             cur.close()
 
 
-def main() -> None:
-    request = json.load(sys.stdin)
+def serve(request: dict) -> None:
     out = Path(request["out"])
     for i, (sql, params) in enumerate(request["queries"]):
         table = _read(request["db"], sql, params)
@@ -41,6 +41,17 @@ def main() -> None:
             pa.ipc.new_file(sink, table.schema) as writer,
         ):
             writer.write_table(table)
+
+
+def main() -> None:
+    for line in sys.stdin:
+        try:
+            serve(json.loads(line))
+            answer = {"ok": True}
+        except Exception as exc:  # reported to the parent, which raises StoreError
+            answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
