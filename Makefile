@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 $(DB): | $(STAMP)
-	$(PY) -m offerrank generate --preset small --db $(DB)
+	$(PY) -m offerrank --db $(DB) generate --preset small
 
 demo: $(STAMP) $(DB)
 	$(PY) -m src.daily_run --date 2026-02-16 --db $(DB)

@@ -61,7 +61,8 @@ def test_required_metrics_exist(two_day_run, day: str) -> None:
     assert m["active_offers"] > 0 and m["recommendations_written"] > 0
     assert 0 < m["candidate_recall"] <= 1
     assert m["auc"] > 0.6  # the tiny world is learnable
-    assert m["k"] == s.top_k
+    assert m["k"] == s.eval_k and m["top_k"] == s.top_k
+    assert m["eval_customers_at_k"] > 0
 
 
 def test_recommendations_are_ranked_top_k(two_day_run) -> None:

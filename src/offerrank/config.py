@@ -48,7 +48,7 @@ class Settings(BaseModel):
 
     # candidates and ranking
     top_k: int = Field(10, ge=1)
-    max_candidates_per_customer: int = Field(60, ge=1)
+    max_candidates_per_customer: int = Field(40, ge=1)
     popular_per_segment: int = Field(15, ge=0)
     cold_start_offers: int = Field(20, ge=1)
 
@@ -59,7 +59,12 @@ class Settings(BaseModel):
 
     # evaluation
     eval_days: int = Field(7, ge=1)
+    eval_k: int = Field(
+        2, ge=1, description="k of the @k metrics on logged impressions (see README: Evaluation)"
+    )
     bootstrap_samples: int = Field(200, ge=0)
+
+    lock_timeout_s: float = Field(0.0, ge=0, description="wait for a concurrent run")
 
     engine: str = "duckdb"
 

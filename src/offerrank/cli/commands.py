@@ -109,41 +109,66 @@ def export_cmd(
 @app.command()
 def run(
     ctx: typer.Context,
-    date_: str = typer.Option(..., "--date", help="Run date D (YYYY-MM-DD)."),
+    date_: str | None = typer.Option(None, "--date", help="Run date D (YYYY-MM-DD)."),
+    first: str | None = typer.Option(None, "--from", help="First date of a backfill."),
+    last: str | None = typer.Option(None, "--to", help="Last date of a backfill (inclusive)."),
+    force: bool = typer.Option(False, "--force", help="Rerun dates that already succeeded."),
     top_k: int | None = typer.Option(None, "--top-k", help="Offers per customer (default 10)."),
     engine: str | None = typer.Option(None, "--engine", help="duckdb (default) | spark"),
 ) -> None:
-    """Run the daily job for one date: features, train, candidates, rank, drift, evaluate.
+    """Run the daily job: features, train, candidates, rank, drift, evaluate.
+
+    One date with --date; a backfill with --from/--to, which skips dates that already
+    succeeded (unless --force) and so resumes where an interrupted backfill stopped.
 
     Example: offerrank run --date 2026-02-16
+    Example: offerrank run --from 2026-02-01 --to 2026-02-17
     """
     from offerrank.cli.report import print_run_summary
-    from offerrank.pipeline.daily import run_daily
+    from offerrank.pipeline.daily import run_range
 
     state: State = ctx.obj
-    run_date = parse_date(date_)
+    if date_ and (first or last):
+        raise typer.BadParameter("give either --date or --from/--to", param_hint="--date")
+    if date_:
+        start = end = parse_date(date_)
+    elif first and last:
+        start, end = parse_date(first, "--from"), parse_date(last, "--to")
+        if end < start:
+            raise typer.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
+    else:
+        raise typer.BadParameter("give --date, or both --from and --to", param_hint="--date")
+    verbose = not (state.quiet or state.json)
     with user_errors():
         settings = state.settings(top_k=top_k, engine=engine)
-        result = run_daily(
+        results = run_range(
             settings,
-            run_date,
-            on_step=None
-            if (state.quiet or state.json)
-            else lambda s: err_console.print(f"[dim]{run_date}[/] {s} ...", highlight=False),
+            start,
+            end,
+            force=force or start == end,
+            on_step=(lambda s: err_console.print(f"[dim]  {s} ...[/]")) if verbose else None,
+            on_date=(lambda d, what: err_console.print(f"{d}: {what}")) if verbose else None,
         )
     if state.json:
         emit(
             state,
             {
-                "run_date": run_date,
-                "run_id": result.run_id,
-                "metrics": result.metrics,
-                "steps": [s.__dict__ for s in result.steps],
+                "runs": [
+                    {
+                        "run_date": r.run_date,
+                        "run_id": r.run_id,
+                        "ok": r.ok,
+                        "metrics": r.metrics,
+                        "steps": [s.__dict__ for s in r.steps],
+                    }
+                    for r in results
+                ]
             },
         )
     elif not state.quiet:
-        print_run_summary(result)
-    if not result.ok:
+        for r in results:
+            print_run_summary(r)
+    if not all(r.ok for r in results):
         raise typer.Exit(1)
 
 

@@ -28,6 +28,10 @@ app = typer.Typer(
 
 err_console = Console(stderr=True)
 
+# Click's usage-error and abort classes, whichever click (vendored or not) typer uses.
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_Abort: type[BaseException] = KeyboardInterrupt
+
 
 @dataclass
 class State:
@@ -67,13 +71,23 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def run_app() -> None:
-    """Entry point that turns user errors into a clean message instead of a traceback."""
+def run_app(argv: list[str] | None = None) -> None:
+    """Entry point: one-line errors, exit 0 / 1 (user error) / 2 (usage), never a traceback."""
     try:
-        app(standalone_mode=True)
-    except OfferrankError as exc:  # pragma: no cover - exercised through CLI tests
+        code = app(args=argv, prog_name="offerrank", standalone_mode=False)
+    except _UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        err_console.print(
+            f"[bold red]error:[/] {exc.format_message()}{hint}", highlight=False, soft_wrap=True
+        )
+        sys.exit(2)
+    except _Abort:
+        err_console.print("[bold red]aborted[/]")
+        sys.exit(130)
+    except OfferrankError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _register() -> None:

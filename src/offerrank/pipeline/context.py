@@ -23,6 +23,8 @@ class RunContext:
     store: sqlite3.Connection
     engine: duckdb.DuckDBPyConnection | None = None
     model: ActiveModel | None = None
+    active: ActiveModel | None = None  # the registry's active model before this run
+    retrain_reason: str | None = None
     retrained: bool = False
     active_offers: int = 0
     candidates: pa.Table | None = None

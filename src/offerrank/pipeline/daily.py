@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from offerrank.config import Settings
 from offerrank.pipeline.context import RunContext
 from offerrank.pipeline.evaluation import step_drift, step_evaluate
+from offerrank.pipeline.lock import run_lock
 from offerrank.pipeline.runs import StepLog, StepOutcome, mark_stale_running
 from offerrank.pipeline.steps import step_candidates, step_features, step_rank, step_train
-from offerrank.store.db import connect, transaction
+from offerrank.store.db import connect, require_store, transaction
 from offerrank.store.migrations import migrate
 
 STEPS: tuple[tuple[str, Callable[[RunContext], str]], ...] = (
@@ -43,6 +44,14 @@ def run_daily(
     on_step: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run every step for `run_date`; a failing step stops the run and is re-raised."""
+    require_store(settings.db_path)
+    with run_lock(settings.db_path, settings.lock_timeout_s):
+        return _run_locked(settings, run_date, on_step)
+
+
+def _run_locked(
+    settings: Settings, run_date: date, on_step: Callable[[str], None] | None
+) -> RunResult:
     store = connect(settings.db_path)
     ctx = RunContext(settings=settings, run_date=run_date, store=store)
     try:
@@ -77,3 +86,53 @@ def _drop_stale_metrics(ctx: RunContext) -> None:
             f"({', '.join('?' * len(names))})",
             (ctx.day, *names),
         )
+
+
+def completed(settings: Settings, run_date: date) -> bool:
+    """Whether the latest run of `run_date` finished every step (success or skipped)."""
+    con = connect(settings.db_path)
+    try:
+        migrate(con)
+        row = con.execute(
+            "SELECT run_id FROM pipeline_runs WHERE run_date = ? ORDER BY rowid DESC LIMIT 1",
+            (run_date.isoformat(),),
+        ).fetchone()
+        if row is None:
+            return False
+        statuses = dict(
+            con.execute(
+                "SELECT step, status FROM pipeline_runs WHERE run_id = ?", (row[0],)
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    return all(statuses.get(name) in ("success", "skipped") for name, _ in STEPS)
+
+
+def run_range(
+    settings: Settings,
+    first: date,
+    last: date,
+    *,
+    force: bool = False,
+    on_step: Callable[[str], None] | None = None,
+    on_date: Callable[[date, str], None] | None = None,
+) -> list[RunResult]:
+    """Backfill: run each date in order, skipping completed dates unless `force`.
+
+    Because completed dates are skipped, rerunning an interrupted backfill continues
+    where it stopped. The first failing date stops the range (its error is raised).
+    """
+    require_store(settings.db_path)
+    results = []
+    day = first
+    while day <= last:
+        if not force and completed(settings, day):
+            if on_date:
+                on_date(day, "already done")
+        else:
+            if on_date:
+                on_date(day, "running")
+            results.append(run_daily(settings, day, on_step))
+        day += timedelta(days=1)
+    return results

@@ -15,6 +15,7 @@ import json
 from datetime import date, timedelta
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -112,7 +113,7 @@ def step_evaluate(ctx: RunContext) -> str:
     data = featurize(ctx.engine, rows, s)
     probs = predict_proba(ctx.model.model, data.X)
     frame = _evaluation_frame(ctx, rows, probs)
-    values.update(evaluate(frame, s.top_k, bootstrap=s.bootstrap_samples, seed=s.seed))
+    values.update(evaluate_impressions(frame, s.eval_k, s.bootstrap_samples, s.seed))
     oracle = _oracle_auc(ctx, rows, data.y)
     if oracle is not None:
         values["oracle_auc"] = oracle
@@ -123,11 +124,36 @@ def step_evaluate(ctx: RunContext) -> str:
         f"{data.n} impressions {window.first}..{window.last}: AUC "
         + (f"{auc:.4f}" if auc is not None else "n/a")
         + (f" (oracle {oracle:.4f})" if oracle is not None else "")
-        + f", precision@{s.top_k} {values.get('precision_at_k', float('nan')):.4f}"
+        + f", precision@{s.eval_k} {values.get('precision_at_k', float('nan')):.4f}"
     )
 
 
-def _evaluation_frame(ctx: RunContext, rows: pa.Table, probs: np.ndarray):  # -> pd.DataFrame
+AT_K = ("precision_at_k", "recall_at_k", "margin_lift_at_k")
+
+
+def evaluate_impressions(frame: pd.DataFrame, k: int, bootstrap: int, seed: int) -> dict:
+    """Every figure on all evaluated impressions, except the @k ones.
+
+    A customer with k impressions or fewer has all of them in the top k whatever the
+    order, so recall@k and margin lift@k are 1 and precision@k is fixed for them; the
+    @k figures are computed on the customers with more than k impressions, where the
+    ranking decides, and `eval_customers_at_k` says how many there were.
+    """
+    values = {
+        name: v
+        for name, v in evaluate(frame, k, bootstrap=bootstrap, seed=seed).items()
+        if not name.startswith(AT_K)
+    }
+    sizes = frame.groupby("customer_id")["label"].transform("size")
+    ranked = frame[sizes > k]
+    values["eval_customers_at_k"] = ranked["customer_id"].nunique()
+    if len(ranked) and ranked["label"].any():
+        at_k = evaluate(ranked, k, bootstrap=bootstrap, seed=seed)
+        values.update({name: v for name, v in at_k.items() if name.startswith(AT_K)})
+    return values
+
+
+def _evaluation_frame(ctx: RunContext, rows: pa.Table, probs: np.ndarray) -> pd.DataFrame:
     con = ctx.engine
     assert con is not None
     con.register("eval_rows", rows)

@@ -22,10 +22,31 @@ from offerrank.training.registry import ArtifactProblem, load_active, save_model
 from offerrank.training.train import train_models
 
 
+def plan_model(ctx: RunContext) -> None:
+    """Find the active model and whether to retrain, before any data is read.
+
+    Knowing it first lets the features step read only the history it will use: the
+    training window's lookback on a retraining day, the evaluation window's otherwise.
+    """
+    try:
+        ctx.active = load_active(ctx.store)
+    except ArtifactProblem as exc:
+        ctx.notes.append(f"warning: {exc}; retraining")
+        ctx.active = None
+    ctx.retrain_reason = retrain_reason(
+        ctx.store, ctx.run_date, ctx.settings, have_model=ctx.active is not None
+    )
+
+
 def step_features(ctx: RunContext) -> str:
     """Load the contract tables (as Arrow) into DuckDB and check the date is runnable."""
     s = ctx.settings
-    earliest = training_split(ctx.run_date, s).train.first - timedelta(days=s.lookback_days)
+    plan_model(ctx)
+    if ctx.retrain_reason:
+        first_day = training_split(ctx.run_date, s).train.first
+    else:
+        first_day = last_mature_day(ctx.run_date, s) - timedelta(days=s.eval_days - 1)
+    earliest = first_day - timedelta(days=s.lookback_days)
     ctx.engine = open_engine(s.db_path, since=earliest)
     con = ctx.engine
     first_order = con.sql("SELECT MIN(order_date) FROM orders").fetchall()[0][0]
@@ -49,12 +70,7 @@ def step_features(ctx: RunContext) -> str:
 def step_train(ctx: RunContext) -> str:
     """Retrain on schedule, without a usable model or after drift; else load the active one."""
     s = ctx.settings
-    try:
-        active = load_active(ctx.store)
-    except ArtifactProblem as exc:
-        ctx.notes.append(f"warning: {exc}; retraining")
-        active = None
-    reason = retrain_reason(ctx.store, ctx.run_date, s, have_model=active is not None)
+    active, reason = ctx.active, ctx.retrain_reason
     if reason is None:
         assert active is not None
         ctx.model = active
@@ -127,7 +143,11 @@ def step_rank(ctx: RunContext) -> str:
     ctx.recommendations = ranked
     customers = len(np.unique(ranked.column("customer_id").to_numpy())) if n else 0
     ctx.put_metrics(
-        {"recommendations_written": n, "customers_with_recommendations": customers, "k": s.top_k}
+        {
+            "recommendations_written": n,
+            "customers_with_recommendations": customers,
+            "top_k": s.top_k,
+        }
     )
     if ctx.active_offers == 0:
         return "no active offers on this date: 0 recommendations written"

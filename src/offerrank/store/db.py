@@ -26,7 +26,20 @@ from offerrank.store.contract import INPUT_TABLES, create_table_sql
 
 
 class StoreError(OfferrankError):
-    """A problem with the store itself (missing file, not an offerrank store)."""
+    """A problem with the store itself (unreadable, not an offerrank store)."""
+
+
+class StoreMissing(StoreError):
+    """The store file does not exist: a usage error (exit code 2)."""
+
+    exit_code = 2
+
+
+def require_store(path: Path) -> None:
+    if not path.is_file():
+        raise StoreMissing(
+            f"store not found: {path} (create one with `offerrank generate` or `offerrank import`)"
+        )
 
 
 def connect(
@@ -34,10 +47,8 @@ def connect(
 ) -> sqlite3.Connection:
     """Open the store in WAL mode with autocommit off; `create` allows a new file."""
     path = Path(db_path)
-    if not create and not path.exists():
-        raise StoreError(
-            f"store not found: {path} (create one with `offerrank generate` or `offerrank import`)"
-        )
+    if not create:
+        require_store(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")

@@ -114,7 +114,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, seed: int, c: float = 1.0) -> Log
 
 LGBM_PARAMS: dict[str, Any] = {
     "objective": "binary",
-    "learning_rate": 0.05,
+    "learning_rate": 0.1,
     "num_leaves": 31,
     "min_data_in_leaf": 50,
     "min_sum_hessian_in_leaf": 1.0,
@@ -131,7 +131,7 @@ LGBM_PARAMS: dict[str, Any] = {
 
 
 def fit_lightgbm(
-    X: np.ndarray, y: np.ndarray, seed: int, max_rounds: int = 600
+    X: np.ndarray, y: np.ndarray, seed: int, max_rounds: int = 400
 ) -> tuple[LightGBMModel, dict[str, Any]]:
     """Early stopping on an inner stratified holdout of the training split.
 
