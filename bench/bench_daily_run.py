@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from offerrank.cli.report import HEADLINE
+
 RUN = """
 import json, resource, sys, time
 from datetime import date
@@ -78,21 +80,7 @@ def main() -> None:
         for step, status, dur in runs[0]["steps"]:
             print(f"    {step:11s} {status:8s} {dur:7.2f} s")
         m = runs[0]["metrics"]
-        keys = (
-            "candidate_pool_size",
-            "recommendations_written",
-            "candidate_recall",
-            "train_rows",
-            "val_auc_lr",
-            "val_auc_lgbm",
-            "auc",
-            "oracle_auc",
-            "precision_at_k",
-            "recall_at_k",
-            "margin_lift_at_k",
-            "coverage",
-            "diversity",
-        )
+        keys = (*HEADLINE, "train_rows", "eval_customers_at_k")
         print("    " + "  ".join(f"{k}={m[k]:.4g}" for k in keys if k in m))
         pairs = m.get("candidate_pool_size", 0)
         print(

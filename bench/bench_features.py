@@ -1,10 +1,12 @@
 """Benchmark: SQL features on DuckDB against the pandas baseline, on a realistic store.
 
-Loads the store once, builds every candidate pair of the day (active offers on D x
-customers whose business type the offer targets, capped), checks that both engines give
-the same values, and prints median times, rows/s, the speed ratio and peak memory.
-Then times a training-style batch: impressions of the last 56 mature days, each as of
-its shown_date.
+Scoring: loads the store as the daily run does (orders since D - 105), takes the pairs
+the daily run scores - on a generated world (it has the `sim_world` table) exactly the
+candidate pairs of `offerrank.ranking.candidates.generate_candidates`, on the synthetic
+store every active offer on D x customers it targets (capped) - checks that both engines
+give the same values, and prints median times, rows/s, the speed ratio and peak memory.
+Training: on the whole store, a batch of the impressions of the last 56 mature days,
+each as of its shown_date (the window plan), against the per-date pandas loop.
 
 Example:
     .venv/bin/python bench/synthetic_store.py --db /tmp/bench.db
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sqlite3
 import statistics
 import sys
 import time
@@ -29,8 +32,16 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from offerrank.features.compute import FEATURE_COLUMNS, compute_features  # noqa: E402
+from offerrank.config import Settings  # noqa: E402
+from offerrank.features.compute import (  # noqa: E402
+    FEATURE_COLUMNS,
+    WINDOW_PLAN,
+    choose_plan,
+    compute_features,
+    compute_features_with_plan,
+)
 from offerrank.features.engine import open_engine  # noqa: E402
+from offerrank.ranking.candidates import generate_candidates  # noqa: E402
 from offerrank.store.contract import INPUT_TABLES  # noqa: E402
 from pandas_features import pandas_features  # noqa: E402
 
@@ -41,6 +52,7 @@ JOIN offers AS o
     ON o.start_date <= CAST($day AS DATE) AND o.end_date >= CAST($day AS DATE)
     AND (o.target_business_type IS NULL OR o.target_business_type = c.business_type)
 """
+SCORING_SINCE_DAYS = 105  # what the daily run reads: the lookback window and a margin
 TRAINING_SQL = """
 SELECT customer_id, offer_id, shown_date AS as_of
 FROM impressions
@@ -63,9 +75,26 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+def is_generated_world(db: Path) -> bool:
+    """The world generator leaves its `sim_world` table; the synthetic store has none."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        found = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'sim_world'").fetchall()
+    return bool(found)
+
+
+def world_candidates(con: duckdb.DuckDBPyConnection, db: Path, day: date) -> pa.Table:
+    """Exactly the pairs the daily run scores: the candidate rules of the ranking package."""
+    found = generate_candidates(con, day, Settings(db_path=db))
+    print(f"candidate pairs on {day} (generate_candidates): {found.num_rows:,}")
+    as_of = pa.array(np.full(found.num_rows, np.datetime64(day, "D")), pa.date32())
+    return pa.table(
+        {"customer_id": found["customer_id"], "offer_id": found["offer_id"], "as_of": as_of}
+    )
+
+
 def candidate_pairs(con: duckdb.DuckDBPyConnection, day: date, cap: int) -> pa.Table:
     pairs = con.sql(CANDIDATES_SQL, params={"day": day}).to_arrow_table()
-    print(f"candidate pairs on {day}: {pairs.num_rows:,}", end="")
+    print(f"eligible pairs on {day}: {pairs.num_rows:,}", end="")
     if pairs.num_rows > cap:
         keep = np.sort(np.random.default_rng(0).choice(pairs.num_rows, cap, replace=False))
         pairs = pairs.take(keep)
@@ -94,15 +123,16 @@ def max_abs_diff(ours: pa.Table, theirs: pd.DataFrame) -> float:
     return float(max(diffs))
 
 
-def bench_scoring(con: duckdb.DuckDBPyConnection, day: date, cap: int, repeat: int) -> None:
-    pairs = candidate_pairs(con, day, cap)
+def bench_scoring(con: duckdb.DuckDBPyConnection, pairs: pa.Table, day: date, repeat: int) -> None:
     frames = pandas_tables(con)
     pdf = pairs.select(["customer_id", "offer_id"]).to_pandas()
     t_duck, ours = timed(lambda: compute_features(con, pairs), repeat)
     print(
         f"duckdb  : {t_duck:7.3f} s  {pairs.num_rows / t_duck:12,.0f} rows/s  "
-        f"peak {peak_mb():,.0f} MB"
+        f"peak {peak_mb():,.0f} MB  ({choose_plan(pairs)} plan)"
     )
+    t_window, _ = timed(lambda: compute_features_with_plan(con, pairs, WINDOW_PLAN), repeat)
+    print(f"  (same pairs, window plan forced: {t_window:7.3f} s)")
     t_pd, theirs = timed(lambda: pandas_features(frames, pdf, day), repeat)
     print(
         f"pandas  : {t_pd:7.3f} s  {pairs.num_rows / t_pd:12,.0f} rows/s  peak {peak_mb():,.0f} MB"
@@ -131,7 +161,7 @@ def bench_training(con: duckdb.DuckDBPyConnection, day: date, repeat: int, panda
     t_duck, ours = timed(lambda: compute_features(con, pairs), repeat)
     print(
         f"duckdb  : {t_duck:7.3f} s  {pairs.num_rows / t_duck:12,.0f} rows/s  "
-        f"peak {peak_mb():,.0f} MB"
+        f"peak {peak_mb():,.0f} MB  ({choose_plan(pairs)} plan)"
     )
     if not pandas:
         return
@@ -148,21 +178,28 @@ def main() -> None:
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--date", type=date.fromisoformat, required=True)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--cap", type=int, default=2_000_000, help="max candidate pairs")
+    parser.add_argument(
+        "--cap", type=int, default=2_000_000, help="max eligible pairs (synthetic store only)"
+    )
     parser.add_argument(
         "--no-pandas-training", action="store_true", help="skip the per-date pandas loop"
     )
     args = parser.parse_args()
+    start = time.perf_counter()
+    scoring = open_engine(args.db, since=args.date - timedelta(days=SCORING_SINCE_DAYS))
+    print(f"scoring load (since D - {SCORING_SINCE_DAYS}) in {time.perf_counter() - start:.1f} s")
+    if is_generated_world(args.db):
+        pairs = world_candidates(scoring, args.db, args.date)
+    else:
+        pairs = candidate_pairs(scoring, args.date, args.cap)
+    bench_scoring(scoring, pairs, args.date, args.repeat)
+    scoring.close()
     start = time.perf_counter()
     con = open_engine(args.db)
     print(
         f"store loaded in {time.perf_counter() - start:.1f} s "
         f"({con.sql('SELECT COUNT(*) FROM order_items').fetchall()[0][0]:,} order lines)"
     )
-    start = time.perf_counter()
-    open_engine(args.db, since=args.date - timedelta(days=90)).close()
-    print(f"scoring load (since D - 90) in {time.perf_counter() - start:.1f} s")
-    bench_scoring(con, args.date, args.cap, args.repeat)
     bench_training(con, args.date, args.repeat, pandas=not args.no_pandas_training)
 
 

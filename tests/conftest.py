@@ -29,7 +29,12 @@ def world_db(tiny_world: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(world_db: Path, tmp_path: Path) -> Settings:
-    return Settings(db_path=world_db, artifacts_dir=tmp_path / "models", bootstrap_samples=20)
+    return Settings(
+        db_path=world_db,
+        artifacts_dir=tmp_path / "models",
+        bootstrap_samples=20,
+        reports_dir=tmp_path / "reports",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +47,12 @@ def two_day_run(tmp_path_factory: pytest.TempPathFactory, tiny_world: Path):
     folder = tmp_path_factory.mktemp("run")
     db = folder / "metro.db"
     shutil.copy(tiny_world, db)
-    s = Settings(db_path=db, artifacts_dir=folder / "models", bootstrap_samples=20)
+    s = Settings(
+        db_path=db,
+        artifacts_dir=folder / "models",
+        bootstrap_samples=20,
+        reports_dir=folder / "reports",
+    )
     first = run_daily(s, date(2026, 2, 16))
     second = run_daily(s, date(2026, 2, 17))
     return s, first, second

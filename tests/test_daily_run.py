@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -133,6 +134,8 @@ def test_rerun_gives_identical_recommendations_and_no_duplicates(two_day_run) ->
 
 def test_seed_repro_queries(two_day_run) -> None:
     s, *_ = two_day_run
+    if shutil.which("sqlite3") is None:
+        pytest.skip("the sqlite3 shell is not installed")
     runs = subprocess.run(
         [
             "sqlite3",
@@ -145,8 +148,6 @@ def test_seed_repro_queries(two_day_run) -> None:
         text=True,
         check=False,
     )
-    if runs.returncode != 0 and "not found" in runs.stderr:
-        pytest.skip("sqlite3 shell not installed")
     assert "2026-02-17  evaluate" in runs.stdout
     offers = subprocess.run(
         [

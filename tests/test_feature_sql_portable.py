@@ -5,14 +5,23 @@ from __future__ import annotations
 import pytest
 import sqlglot
 
-from offerrank.features.compute import STAGES
+from offerrank.features.compute import PLAN_FILES
 from offerrank.features.queries import load_sql, parameters_of, sql_names
 
 NAMES = sql_names()
 
 
-def test_every_stage_and_the_final_query_ship_as_sql_files() -> None:
-    assert set(STAGES) | {"pair_features", "impression_labels"} == set(NAMES)
+def test_every_stage_of_every_plan_and_the_final_query_ship_as_sql_files() -> None:
+    files = {name for plan in PLAN_FILES.values() for name in plan.values()}
+    assert files | {"pair_features", "impression_labels"} == set(NAMES)
+
+
+def test_the_plans_differ_only_in_their_by_join_stages() -> None:
+    window, join = PLAN_FILES["window"], PLAN_FILES["join"]
+    assert window.keys() == join.keys()
+    changed = {stage for stage in window if window[stage] != join[stage]}
+    assert changed == {"category_window", "customer_totals", "product_window"}
+    assert all(join[stage] == f"{stage}_by_join" for stage in changed)
 
 
 @pytest.mark.parametrize("name", NAMES)

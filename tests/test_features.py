@@ -13,7 +13,13 @@ import pyarrow.csv as pacsv
 import pytest
 
 from offerrank.errors import ContractViolation
-from offerrank.features.compute import FEATURE_COLUMNS, compute_features
+from offerrank.features.compute import (
+    FEATURE_COLUMNS,
+    JOIN_PLAN,
+    WINDOW_PLAN,
+    compute_features,
+    compute_features_with_plan,
+)
 from offerrank.features.engine import engine_from_arrow, open_engine
 from offerrank.store.contract import INPUT_TABLES
 
@@ -68,12 +74,14 @@ BASE = dict(
 )
 
 
-def test_golden_fixture_is_reproduced_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("plan", [WINDOW_PLAN, JOIN_PLAN])
+def test_golden_fixture_is_reproduced_exactly(tmp_path: Path, plan: str) -> None:
     db = tmp_path / "golden.db"
     with sqlite3.connect(db) as con:
         con.executescript((GOLDEN / "store.sql").read_text())
     expected = pacsv.read_csv(GOLDEN / "expected.csv")
-    got = compute_features(open_engine(db), expected.select(["customer_id", "offer_id", "as_of"]))
+    pairs = expected.select(["customer_id", "offer_id", "as_of"])
+    got = compute_features_with_plan(open_engine(db), pairs, plan)
     assert got.column_names == ["customer_id", "offer_id", "as_of", *FEATURE_COLUMNS]
     keys = ["customer_id", "offer_id", "as_of"]
     assert got.select(keys).to_pylist() == expected.select(keys).to_pylist()

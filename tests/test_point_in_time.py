@@ -10,7 +10,15 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from offerrank.features.compute import FEATURE_COLUMNS, compute_features
+from offerrank.features.compute import (
+    FEATURE_COLUMNS,
+    JOIN_PLAN,
+    JOIN_PLAN_MAX_DATES,
+    WINDOW_PLAN,
+    choose_plan,
+    compute_features,
+    compute_features_with_plan,
+)
 from offerrank.features.engine import engine_from_arrow
 from offerrank.store.contract import INPUT_TABLES
 
@@ -128,8 +136,15 @@ def _matrix(table: pa.Table) -> np.ndarray:
 
 
 @FAST
-@given(seed=st.integers(0, 2**32 - 1), n_later=st.integers(1, 30), lookback=st.integers(5, 120))
-def test_events_dated_t_or_later_change_nothing(seed: int, n_later: int, lookback: int) -> None:
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_later=st.integers(1, 30),
+    lookback=st.integers(5, 120),
+    plan=st.sampled_from([WINDOW_PLAN, JOIN_PLAN]),
+)
+def test_events_dated_t_or_later_change_nothing(
+    seed: int, n_later: int, lookback: int, plan: str
+) -> None:
     rng = np.random.default_rng(seed)
     base = _store(rng)
     later = _events(np.random.default_rng(seed + 1), 0, 15, 1000, n_later)
@@ -143,8 +158,12 @@ def test_events_dated_t_or_later_change_nothing(seed: int, n_later: int, lookbac
     ]
     grown = _store(np.random.default_rng(seed), {**later, "offers": later_offers})
     pairs = _all_pairs(T)
-    before = compute_features(engine_from_arrow(base), pairs, lookback_days=lookback)
-    after = compute_features(engine_from_arrow(grown), pairs, lookback_days=lookback)
+    before = compute_features_with_plan(
+        engine_from_arrow(base), pairs, plan, lookback_days=lookback
+    )
+    after = compute_features_with_plan(
+        engine_from_arrow(grown), pairs, plan, lookback_days=lookback
+    )
     np.testing.assert_allclose(_matrix(after), _matrix(before), rtol=1e-12, atol=1e-12)
 
 
@@ -161,7 +180,55 @@ def test_a_row_in_a_batch_of_many_dates_equals_the_row_alone(seed: int, n_rows: 
             "as_of": pa.array(as_of, pa.date32()),
         }
     )
-    batch = compute_features(con, batch_pairs)
+    # The batch goes through RANGE windows, the row alone through the scoring (join) plan:
+    # equal rows prove both that batching changes nothing and that the plans agree.
+    batch = compute_features_with_plan(con, batch_pairs, WINDOW_PLAN)
     for i in rng.choice(n_rows, min(n_rows, 3), replace=False):
-        alone = compute_features(con, batch_pairs.slice(int(i), 1))
+        row = batch_pairs.slice(int(i), 1)
+        assert choose_plan(row) == JOIN_PLAN
+        alone = compute_features(con, row)
         np.testing.assert_allclose(_matrix(alone)[0], _matrix(batch)[i], rtol=1e-12, atol=1e-12)
+
+
+@FAST
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_rows=st.integers(1, 60),
+    n_dates=st.integers(1, 12),
+    lookback=st.integers(1, 120),
+)
+def test_window_and_join_plans_give_the_same_values(
+    seed: int, n_rows: int, n_dates: int, lookback: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    con = engine_from_arrow(_store(rng))
+    dates = [T - timedelta(days=int(d)) for d in rng.integers(-10, 90, n_dates)]
+    pairs = pa.table(
+        {
+            "customer_id": rng.integers(1, CUSTOMERS + 2, n_rows),  # + an unknown customer
+            "offer_id": rng.integers(1, OFFERS + 2, n_rows),  # + an unknown offer
+            "as_of": pa.array([dates[j] for j in rng.integers(0, n_dates, n_rows)], pa.date32()),
+        }
+    )
+    window = compute_features_with_plan(con, pairs, WINDOW_PLAN, lookback_days=lookback)
+    join = compute_features_with_plan(con, pairs, JOIN_PLAN, lookback_days=lookback)
+    assert window.select(["customer_id", "offer_id", "as_of"]).equals(
+        join.select(["customer_id", "offer_id", "as_of"])
+    )
+    np.testing.assert_allclose(_matrix(join), _matrix(window), rtol=1e-12, atol=1e-12)
+
+
+def test_few_dates_take_the_join_plan_and_many_the_window_plan() -> None:
+    def pairs_on(n_dates: int) -> pa.Table:
+        as_of = [T - timedelta(days=d) for d in range(n_dates)]
+        return pa.table(
+            {
+                "customer_id": [1] * n_dates,
+                "offer_id": [1] * n_dates,
+                "as_of": pa.array(as_of, pa.date32()),
+            }
+        )
+
+    assert choose_plan(pairs_on(1)) == JOIN_PLAN
+    assert choose_plan(pairs_on(JOIN_PLAN_MAX_DATES)) == JOIN_PLAN
+    assert choose_plan(pairs_on(JOIN_PLAN_MAX_DATES + 1)) == WINDOW_PLAN

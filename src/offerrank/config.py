@@ -52,6 +52,9 @@ class Settings(BaseModel):
     popular_per_segment: int = Field(15, ge=0)
     cold_start_offers: int = Field(20, ge=1)
 
+    # explanations: scored pairs whose feature contributions are kept per run
+    explain_sample: int = Field(2000, ge=0)
+
     # drift
     psi_threshold: float = Field(0.2, gt=0)
     wasserstein_threshold: float = Field(0.25, gt=0)

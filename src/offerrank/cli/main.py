@@ -29,7 +29,9 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 # Click's usage-error and abort classes, whichever click (vendored or not) typer uses.
-_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_UsageError: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
 _Abort: type[BaseException] = KeyboardInterrupt
 
 
@@ -76,10 +78,10 @@ def run_app(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="offerrank", standalone_mode=False)
     except _UsageError as exc:
-        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        err_console.print(
-            f"[bold red]error:[/] {exc.format_message()}{hint}", highlight=False, soft_wrap=True
-        )
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err_console.print(f"[bold red]error:[/] {message}{hint}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except _Abort:
         err_console.print("[bold red]aborted[/]")
@@ -92,7 +94,7 @@ def run_app(argv: list[str] | None = None) -> None:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
-    from offerrank.cli import commands  # noqa: F401
+    from offerrank.cli import commands, inspect  # noqa: F401
 
 
 _register()

@@ -45,19 +45,36 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 )
 KEY_COLUMNS: tuple[str, ...] = ("customer_id", "offer_id", "as_of")
 
-# Intermediate tables, in build order; each is built by the SQL file of the same name.
-STAGES: tuple[str, ...] = (
+# How the per-(key, as_of) window sums are built. WINDOW_PLAN: RANGE frames over daily
+# aggregates, one sort per key for any number of as_of dates (training). JOIN_PLAN: each
+# (key, as_of) joined to the daily rows of its own window, then grouped; it reads every
+# daily row once per as_of date, which is cheapest for a scoring day (one date).
+WINDOW_PLAN = "window"
+JOIN_PLAN = "join"
+# Up to this many distinct as_of dates the join plan wins on the medium world (measured
+# with bench/bench_features.py: at 4 dates it still beats the window plan, at 8 they tie).
+JOIN_PLAN_MAX_DATES = 4
+
+# Intermediate tables, in build order, and the SQL file that builds each under each plan.
+_SHARED_HEAD = (
     "customer_keys",
     "offer_keys",
     "customer_orders",
     "customer_lines",
     "customer_daily",
-    "category_window",
-    "customer_entropy",
-    "customer_window",
-    "product_window",
-    "offer_history",
+    "category_daily",
+    "product_daily",
 )
+_PLANNED = ("category_window", "customer_totals", "product_window")
+_SHARED_TAIL = ("customer_entropy", "customer_window", "offer_history")
+STAGES: tuple[str, ...] = _SHARED_HEAD + _PLANNED + _SHARED_TAIL
+PLAN_FILES: dict[str, dict[str, str]] = {
+    WINDOW_PLAN: {stage: stage for stage in STAGES},
+    JOIN_PLAN: {stage: f"{stage}_by_join" if stage in _PLANNED else stage for stage in STAGES},
+}
+# Daily aggregates read by exactly one later stage: a view lets that stage stream them
+# instead of writing (and compressing) millions of rows into a table first.
+VIEW_STAGES: frozenset[str] = frozenset({"customer_daily", "category_daily", "product_daily"})
 QUERY_TABLE = "query_pairs"
 
 
@@ -84,6 +101,12 @@ def _schema() -> pa.Schema:
     return pa.schema(keys + [(name, pa.float64()) for name in FEATURE_COLUMNS])
 
 
+def choose_plan(query: pa.Table) -> str:
+    """JOIN_PLAN when the batch asks about few distinct as_of dates, else WINDOW_PLAN."""
+    n_dates = len(pc.unique(query.column("as_of")))
+    return JOIN_PLAN if n_dates <= JOIN_PLAN_MAX_DATES else WINDOW_PLAN
+
+
 def compute_features(
     con: duckdb.DuckDBPyConnection,
     pairs: pa.Table,
@@ -97,25 +120,47 @@ def compute_features(
     exactly one row per input row, in input order; duplicate rows are allowed. Only events
     dated before each row's as_of count, so any number of as_of dates may share one call.
     """
+    return compute_features_with_plan(
+        con, pairs, None, lookback_days=lookback_days, label_window_days=label_window_days
+    )
+
+
+def compute_features_with_plan(
+    con: duckdb.DuckDBPyConnection,
+    pairs: pa.Table,
+    plan: str | None,
+    *,
+    lookback_days: int = 90,
+    label_window_days: int = 7,
+) -> pa.Table:
+    """compute_features under a given plan (None: choose_plan). Both plans give the same
+    values; forcing one lets tests prove it and benchmarks compare them."""
     if lookback_days < 1 or label_window_days < 0:
         raise ValueError("lookback_days must be >= 1 and label_window_days >= 0")
     if label_window_of(con) != label_window_days:
         build_impression_labels(con, label_window_days)
+    query = _query_pairs(pairs)
+    files = PLAN_FILES[plan or choose_plan(query)]
     params = {"lookback": lookback_days, "label_window": label_window_days}
-    con.register(QUERY_TABLE, _query_pairs(pairs))
+    con.register(QUERY_TABLE, query)
     try:
         for stage in STAGES:
-            build_table(con, stage, params)
+            build_table(con, files[stage], params, into=stage, view=stage in VIEW_STAGES)
         result = read_arrow(con, "pair_features", params)
     finally:
-        for stage in STAGES:
-            con.execute(f"DROP TABLE IF EXISTS {stage}")
+        for stage in reversed(STAGES):
+            kind = "VIEW" if stage in VIEW_STAGES else "TABLE"
+            con.execute(f"DROP {kind} IF EXISTS {stage}")
         con.unregister(QUERY_TABLE)
-    return _in_input_order(result).cast(_schema())
+    return _in_input_order(query, result)
 
 
-def _in_input_order(result: pa.Table) -> pa.Table:
-    """Put rows back at their input position (row_id) with one scatter, not a SQL sort."""
+def _in_input_order(query: pa.Table, result: pa.Table) -> pa.Table:
+    """Keys straight from the input; features put back at their input position (row_id)
+    with one gather, not a SQL sort (a join returns rows in no guaranteed order)."""
     position = np.empty(result.num_rows, dtype=np.int64)
     position[result.column("row_id").to_numpy()] = np.arange(result.num_rows, dtype=np.int64)
-    return result.take(pa.array(position)).drop_columns(["row_id"])
+    # One contiguous chunk per column first: take() over many chunks is several times slower.
+    features = result.select(list(FEATURE_COLUMNS)).combine_chunks().take(pa.array(position))
+    columns = [query.column(c) for c in KEY_COLUMNS] + features.columns
+    return pa.Table.from_arrays(columns, schema=_schema())

@@ -56,10 +56,14 @@ def build_table(
     *,
     into: str | None = None,
     temporary: bool = True,
+    view: bool = False,
 ) -> None:
-    """Materialise the result of `<name>.sql` as table `into` (default: the file's name)."""
+    """Materialise the result of `<name>.sql` as table `into` (default: the file's name),
+    or define it as a temporary view (`view`; the SQL must then take no parameter)."""
     sql, params = bound_sql(name, values)
-    kind = "TEMP TABLE" if temporary else "TABLE"
+    if view and params:
+        raise ValueError(f"{name}.sql takes parameters and cannot be a view")
+    kind = "TEMP VIEW" if view else "TEMP TABLE" if temporary else "TABLE"
     con.execute(f"CREATE OR REPLACE {kind} {into or name} AS {sql}", params)
 
 

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from offerrank.config import Settings
+from offerrank.errors import OfferrankError
 from offerrank.pipeline.context import RunContext
 from offerrank.pipeline.evaluation import step_drift, step_evaluate
+from offerrank.pipeline.explain_step import step_explain
 from offerrank.pipeline.lock import run_lock
 from offerrank.pipeline.runs import StepLog, StepOutcome, mark_stale_running
 from offerrank.pipeline.steps import step_candidates, step_features, step_rank, step_train
@@ -20,6 +22,7 @@ STEPS: tuple[tuple[str, Callable[[RunContext], str]], ...] = (
     ("train", step_train),
     ("candidates", step_candidates),
     ("rank", step_rank),
+    ("explain", step_explain),
     ("drift", step_drift),
     ("evaluate", step_evaluate),
 )
@@ -70,6 +73,7 @@ def _run_locked(
                 info["detail"] = fn(ctx)
             ctx.put_metrics({f"duration_{name}_s": log.outcomes[-1].duration_s})
         _drop_stale_metrics(ctx)
+        _write_report(ctx)
         return RunResult(run_date, log.run_id, log.outcomes, ctx.metrics, ctx.notes)
     finally:
         if ctx.engine is not None:
@@ -136,3 +140,14 @@ def run_range(
             results.append(run_daily(settings, day, on_step))
         day += timedelta(days=1)
     return results
+
+
+def _write_report(ctx: RunContext) -> None:
+    """The HTML report of the run; a failure to write it is a note, not a failed run."""
+    from offerrank.report import write_report
+
+    try:
+        path = write_report(ctx.settings, ctx.run_date)
+        ctx.notes.append(f"report: {path}")
+    except (OfferrankError, OSError) as exc:
+        ctx.notes.append(f"warning: report not written ({exc})")

@@ -23,6 +23,7 @@ from offerrank.features.compute import FEATURE_COLUMNS
 from offerrank.monitoring.drift import dataset_drift, feature_drift_from_profile, reference_profile
 from offerrank.monitoring.metrics import auc, coverage, diversity, evaluate
 from offerrank.pipeline.context import RunContext
+from offerrank.pipeline.curves import store_curves
 from offerrank.pipeline.runs import StepSkipped
 from offerrank.store.db import query_arrow, table_exists, transaction
 from offerrank.training.dataset import Window, featurize, labelled_impressions, last_mature_day
@@ -113,6 +114,7 @@ def step_evaluate(ctx: RunContext) -> str:
     data = featurize(ctx.engine, rows, s)
     probs = predict_proba(ctx.model.model, data.X)
     frame = _evaluation_frame(ctx, rows, probs)
+    store_curves(ctx, evaluation=frame)
     values.update(evaluate_impressions(frame, s.eval_k, s.bootstrap_samples, s.seed))
     oracle = _oracle_auc(ctx, rows, data.y)
     if oracle is not None:

@@ -12,6 +12,7 @@ import pyarrow as pa
 from offerrank.errors import RunError
 from offerrank.features.engine import open_engine
 from offerrank.pipeline.context import RunContext
+from offerrank.pipeline.curves import store_curves
 from offerrank.pipeline.retrain import retrain_reason
 from offerrank.pipeline.runs import StepSkipped
 from offerrank.ranking.candidates import candidate_recall, generate_candidates
@@ -88,6 +89,7 @@ def step_train(ctx: RunContext) -> str:
             f"retrain due ({reason}) but too few mature labels; kept {active.version}"
         ) from exc
     save_model(ctx.store, s.models_dir, result.version, result.model, result.sidecar)
+    store_curves(ctx, validation=(result.data.validation.y, result.validation_scores))
     ctx.model = load_active(ctx.store)
     ctx.retrained = True
     ctx.put_metrics({"retrained": 1, **result.metrics})

@@ -45,6 +45,34 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 run_date TEXT PRIMARY KEY, run_id TEXT NOT NULL, settings_json TEXT NOT NULL)""",
         ),
     ),
+    (
+        2,
+        "explanations",
+        (
+            # A sample of scored pairs per run date; contributions are in `units` (log-odds).
+            """CREATE TABLE IF NOT EXISTS explanation_pairs (
+                run_date TEXT NOT NULL, customer_id INTEGER NOT NULL, offer_id INTEGER NOT NULL,
+                rank INTEGER NOT NULL, score REAL NOT NULL, log_odds REAL NOT NULL,
+                bias REAL NOT NULL, stratum TEXT NOT NULL, model_version TEXT NOT NULL,
+                method TEXT NOT NULL, units TEXT NOT NULL,
+                PRIMARY KEY (run_date, customer_id, offer_id))""",
+            """CREATE TABLE IF NOT EXISTS explanation_contributions (
+                run_date TEXT NOT NULL, customer_id INTEGER NOT NULL, offer_id INTEGER NOT NULL,
+                feature TEXT NOT NULL, value REAL NOT NULL, contribution REAL NOT NULL,
+                PRIMARY KEY (run_date, customer_id, offer_id, feature))""",
+            # Global importance (mean |contribution|) and the population's typical values.
+            """CREATE TABLE IF NOT EXISTS feature_importance (
+                run_date TEXT NOT NULL, feature TEXT NOT NULL,
+                mean_abs_contribution REAL NOT NULL, mean_contribution REAL NOT NULL,
+                pairs INTEGER NOT NULL, model_version TEXT NOT NULL, units TEXT NOT NULL,
+                typical_p25 REAL, typical_median REAL, typical_p75 REAL,
+                PRIMARY KEY (run_date, feature))""",
+            # Curves computed at run time for the report (ROC, precision/recall@k, ...).
+            """CREATE TABLE IF NOT EXISTS run_curves (
+                run_date TEXT NOT NULL, name TEXT NOT NULL, curve_json TEXT NOT NULL,
+                PRIMARY KEY (run_date, name))""",
+        ),
+    ),
 )
 
 

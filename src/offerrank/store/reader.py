@@ -45,6 +45,7 @@ def serve(request: dict) -> None:
 
 def main() -> None:
     for line in sys.stdin:
+        answer: dict[str, object]
         try:
             serve(json.loads(line))
             answer = {"ok": True}

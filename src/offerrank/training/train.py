@@ -38,6 +38,7 @@ class TrainResult:
     sidecar: dict[str, Any]
     data: TrainingData
     metrics: dict[str, float]
+    validation_scores: dict[str, np.ndarray]  # calibrated, per model kind, on validation days
 
 
 def model_version(run_date: date, kind: str) -> str:
@@ -99,7 +100,8 @@ def train_models(con: duckdb.DuckDBPyConnection, run_date: date, settings: Setti
         "lightgbm_params": lgbm_params,
         "settings": settings.model_dump(mode="json"),
     }
-    return TrainResult(winner, model_version(run_date, winner.kind), sidecar, data, metrics)
+    scores = {m.kind: predict_proba(m, va.X) for m in (lr, lgbm)}
+    return TrainResult(winner, model_version(run_date, winner.kind), sidecar, data, metrics, scores)
 
 
 def validation_scores(result: TrainResult) -> np.ndarray:

@@ -3,25 +3,24 @@
 --   as_of and every category the customer bought in the span (a category absent here
 --   has n_lines = 0 in W).
 -- Parameters: $lookback (L, days).
--- Method: daily counts per (customer, category) unioned with zero-valued query rows at
+-- Plan: many as_of dates. category_daily unioned with zero-valued query rows at
 --   as_of_day; a RANGE frame [day - L, day - 1] then sums exactly the window W.
+--   category_window_by_join builds the same values for few as_of dates.
 -- Checks: n_lines >= 0 and never null; last_day (latest order day in W) null when n_lines = 0.
-WITH category_days AS (
-    SELECT customer_id, category, day_number, COUNT(*) AS n_lines
-    FROM customer_lines
-    GROUP BY customer_id, category, day_number
+WITH daily AS (
+    SELECT customer_id, category, day_number, n_lines FROM category_daily
 ),
 
 queries AS (
     SELECT q.customer_id, b.category, q.as_of_day
     FROM customer_keys AS q
-    JOIN (SELECT DISTINCT customer_id, category FROM category_days) AS b
+    JOIN (SELECT DISTINCT customer_id, category FROM daily) AS b
         ON b.customer_id = q.customer_id
 ),
 
 events AS (
     SELECT customer_id, category, day_number, 0 AS is_query, n_lines
-    FROM category_days
+    FROM daily
     UNION ALL
     SELECT customer_id, category, as_of_day AS day_number, 1 AS is_query, 0 AS n_lines
     FROM queries

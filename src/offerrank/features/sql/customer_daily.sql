@@ -17,13 +17,15 @@ line_days AS (
         day_number,
         COUNT(*) AS n_lines,
         SUM(is_promo) AS n_promo_lines,
-        SUM(quantity) AS quantity,
-        SUM(amount) AS monetary,
+        -- exact DECIMAL sums: a parallel DOUBLE sum depends on thread order, and
+        -- reruns must give bit-identical features
+        SUM(CAST(quantity AS DECIMAL(38, 10))) AS quantity,
+        SUM(CAST(amount AS DECIMAL(38, 10))) AS monetary,
         SUM(CASE WHEN price_tier = 1 THEN 1 ELSE 0 END) AS n_tier1_lines,
         SUM(CASE WHEN price_tier = 2 THEN 1 ELSE 0 END) AS n_tier2_lines,
         SUM(CASE WHEN price_tier = 3 THEN 1 ELSE 0 END) AS n_tier3_lines,
         SUM(is_fresh) AS n_fresh_lines,
-        SUM(usual_discount) AS usual_discount
+        SUM(CAST(usual_discount AS DECIMAL(38, 10))) AS usual_discount
     FROM customer_lines
     GROUP BY customer_id, day_number
 )

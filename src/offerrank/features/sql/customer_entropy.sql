@@ -16,6 +16,7 @@ WITH shares AS (
 SELECT
     customer_id,
     as_of_day,
-    -SUM(share * LN(share)) AS category_entropy
+    -- exact DECIMAL sum, so that the result does not depend on thread order
+    -CAST(SUM(CAST(share * LN(share) AS DECIMAL(38, 18))) AS DOUBLE) AS category_entropy
 FROM shares
 GROUP BY customer_id, as_of_day

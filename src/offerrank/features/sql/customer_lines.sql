@@ -1,10 +1,10 @@
 -- customer_lines: order lines of customer_orders, with what the features need of the product.
--- Grain: one row per order line (order_items has no key; a repeated line stays repeated).
+-- Grain: one row per order line (order_items has no key; a repeated line stays repeated);
+--   only the columns the daily aggregates read (a narrow table is cheaper to materialise).
 -- Checks: every line's order is in customer_orders; amount = quantity * unit_price;
 --   usual_discount = max(0, 1 - unit_price / list_price) (list_price > 0 by contract).
 SELECT
     o.customer_id,
-    o.order_id,
     o.day_number,
     i.product_id,
     p.category,

@@ -3,30 +3,24 @@
 --   as_of and every requested offer's product the customer bought in the span; a missing
 --   row means no line of that product in W.
 -- Parameters: $lookback (L, days).
--- Method: daily counts per (customer, product) unioned with zero-valued query rows; a
---   RANGE frame [day - L, day - 1] sums exactly W = [T - L, T).
+-- Plan: many as_of dates. product_daily unioned with zero-valued query rows; a RANGE
+--   frame [day - L, day - 1] sums exactly W = [T - L, T). product_window_by_join builds
+--   the same values for few as_of dates.
 -- Checks: n_lines >= 0 and never null.
-WITH offered AS (
-    SELECT DISTINCT product_id FROM offer_keys WHERE product_id IS NOT NULL
-),
-
-product_days AS (
-    SELECT l.customer_id, l.product_id, l.day_number, COUNT(*) AS n_lines
-    FROM customer_lines AS l
-    WHERE l.product_id IN (SELECT product_id FROM offered)
-    GROUP BY l.customer_id, l.product_id, l.day_number
+WITH daily AS (
+    SELECT customer_id, product_id, day_number, n_lines FROM product_daily
 ),
 
 queries AS (
     SELECT k.customer_id, b.product_id, k.as_of_day
     FROM customer_keys AS k
-    JOIN (SELECT DISTINCT customer_id, product_id FROM product_days) AS b
+    JOIN (SELECT DISTINCT customer_id, product_id FROM daily) AS b
         ON b.customer_id = k.customer_id
 ),
 
 events AS (
     SELECT customer_id, product_id, day_number, 0 AS is_query, n_lines
-    FROM product_days
+    FROM daily
     UNION ALL
     SELECT customer_id, product_id, as_of_day AS day_number, 1 AS is_query, 0 AS n_lines
     FROM queries
