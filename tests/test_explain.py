@@ -21,11 +21,11 @@ from offerrank.monitoring.explain import (
     RANDOM_STRATUM,
     TOP_STRATUM,
     contributions,
-    rank_within_customer,
     stratified_sample,
 )
 from offerrank.monitoring.explain_pair import explain_pair
 from offerrank.pipeline.status import recent_runs
+from offerrank.ranking.rank import rank_within_customer
 from offerrank.training.models import LightGBMModel, fit_logistic, predict_proba, sigmoid
 
 DAY = DAYS[1]

@@ -42,25 +42,6 @@ def sample_rng(seed: int, run_date: date) -> np.random.Generator:
     return np.random.default_rng([seed, run_date.toordinal()])
 
 
-def rank_within_customer(
-    customer_ids: np.ndarray, offer_ids: np.ndarray, scores: np.ndarray
-) -> np.ndarray:
-    """Rank of each pair among its customer's pairs (1 = best), in input order.
-
-    Same order as `ranking.rank.top_k` (score descending, ties to the lower offer_id),
-    so ranks 1..K are exactly the recommendations.
-    """
-    order = np.lexsort((offer_ids, -scores, customer_ids))
-    c = customer_ids[order]
-    rank = np.empty(c.size, dtype=np.int64)
-    if c.size == 0:
-        return rank
-    starts = np.r_[True, c[1:] != c[:-1]]
-    group_start = np.maximum.accumulate(np.where(starts, np.arange(c.size), 0))
-    rank[order] = np.arange(c.size) - group_start + 1
-    return rank
-
-
 @dataclass(frozen=True)
 class Sample:
     """Row indices into the scored pairs, with the stratum each was drawn from."""
@@ -142,8 +123,18 @@ def global_importance(
     return Importance(np.abs(c).mean(axis=0), c.mean(axis=0), int(c.shape[0]))
 
 
-def typical_values(X: np.ndarray) -> np.ndarray:
-    """Population quartiles per feature, shape (3, features): p25, median, p75."""
+TYPICAL_SAMPLE = 200_000
+
+
+def typical_values(X: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Population quartiles per feature, shape (3, features): p25, median, p75.
+
+    Above TYPICAL_SAMPLE rows they are estimated on a fixed-seed uniform sample: the
+    quartiles of 200,000 rows are as good for "typical" and cost a tenth of the time.
+    """
     if X.shape[0] == 0:
         return np.full((3, X.shape[1]), np.nan)
+    if X.shape[0] > TYPICAL_SAMPLE:
+        rows = np.random.default_rng(seed).choice(X.shape[0], TYPICAL_SAMPLE, replace=False)
+        X = X[np.sort(rows)]
     return np.quantile(X, [0.25, 0.5, 0.75], axis=0)

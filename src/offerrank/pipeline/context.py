@@ -30,6 +30,7 @@ class RunContext:
     candidates: pa.Table | None = None
     scoring_features: pa.Table | None = None
     scores: np.ndarray | None = None
+    ranks: np.ndarray | None = None  # each scored pair's rank within its customer
     recommendations: pa.Table | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)

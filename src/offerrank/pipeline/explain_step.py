@@ -12,19 +12,17 @@ import pyarrow as pa
 from offerrank.features.compute import FEATURE_COLUMNS
 from offerrank.monitoring.explain import (
     DEFAULT_IMPORTANCE_SAMPLE,
-    DEFAULT_SAMPLE,
     UNITS,
     contributions,
     global_importance,
     method_of,
-    rank_within_customer,
     sample_rng,
     stratified_sample,
     typical_values,
 )
 from offerrank.pipeline.context import RunContext
 from offerrank.pipeline.runs import StepSkipped
-from offerrank.ranking.rank import feature_matrix
+from offerrank.ranking.rank import feature_matrix, rank_within_customer
 from offerrank.store.db import insert_arrow, transaction
 
 EXPLANATION_TABLES = ("explanation_pairs", "explanation_contributions", "feature_importance")
@@ -38,18 +36,18 @@ def step_explain(ctx: RunContext) -> str:
         _replace(ctx, [])
         raise StepSkipped("no scored pairs today (no candidates): nothing to explain")
     s = ctx.settings
-    size = int(getattr(s, "explain_sample", DEFAULT_SAMPLE))
+    size = s.explain_sample
     model = ctx.model.model
     cust = feats.column("customer_id").to_numpy()
     offer = feats.column("offer_id").to_numpy()
     X = feature_matrix(feats)
-    rank = rank_within_customer(cust, offer, scores)
+    rank = ctx.ranks if ctx.ranks is not None else rank_within_customer(cust, offer, scores)
     rng = sample_rng(s.seed, ctx.run_date)
     sample = stratified_sample(cust, rank, s.top_k, size, rng)
     idx = sample.index
     contrib = contributions(model, X[idx])
     importance = global_importance(model, X, rng, DEFAULT_IMPORTANCE_SAMPLE)
-    typical = typical_values(X)
+    typical = typical_values(X, s.seed)
     version, method = ctx.model.version, method_of(model.kind)
     n, f = idx.size, len(FEATURE_COLUMNS)
     pairs = pa.table(

@@ -16,7 +16,7 @@ from offerrank.pipeline.curves import store_curves
 from offerrank.pipeline.retrain import retrain_reason
 from offerrank.pipeline.runs import StepSkipped
 from offerrank.ranking.candidates import candidate_recall, generate_candidates
-from offerrank.ranking.rank import score_pairs, top_k
+from offerrank.ranking.rank import rank_within_customer, score_pairs, top_k
 from offerrank.store.db import insert_arrow, transaction
 from offerrank.training.dataset import last_mature_day, training_split
 from offerrank.training.registry import ArtifactProblem, load_active, save_model
@@ -132,9 +132,9 @@ def step_rank(ctx: RunContext) -> str:
     s = ctx.settings
     feats, scores = score_pairs(ctx.engine, ctx.candidates, ctx.run_date, ctx.model.model, s)
     ctx.scoring_features, ctx.scores = feats, scores
-    ranked = top_k(
-        feats.column("customer_id").to_numpy(), feats.column("offer_id").to_numpy(), scores, s.top_k
-    )
+    cust, offer = feats.column("customer_id").to_numpy(), feats.column("offer_id").to_numpy()
+    ctx.ranks = rank_within_customer(cust, offer, scores)
+    ranked = top_k(cust, offer, scores, s.top_k, rank=ctx.ranks)
     n = ranked.num_rows
     recs = ranked.append_column("run_date", pa.array([ctx.day] * n, pa.string())).append_column(
         "model_version", pa.array([ctx.model.version] * n, pa.string())

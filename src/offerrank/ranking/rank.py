@@ -14,9 +14,11 @@ from offerrank.training.models import Ranker, predict_proba
 
 
 def feature_matrix(features: pa.Table) -> np.ndarray:
-    return np.column_stack([features.column(c).to_numpy() for c in FEATURE_COLUMNS]).astype(
-        np.float64
-    )
+    """The model input, filled column by column (Fortran order: no transposing copy)."""
+    X = np.empty((features.num_rows, len(FEATURE_COLUMNS)), dtype=np.float64, order="F")
+    for j, name in enumerate(FEATURE_COLUMNS):
+        X[:, j] = features.column(name).to_numpy()
+    return X
 
 
 def score_pairs(
@@ -46,24 +48,42 @@ def score_pairs(
     return feats, scores
 
 
-def top_k(customer_ids: np.ndarray, offer_ids: np.ndarray, scores: np.ndarray, k: int) -> pa.Table:
-    """Rank within each customer by score (ties: lower offer_id first), keep ranks 1..k.
+def rank_within_customer(
+    customer_ids: np.ndarray, offer_ids: np.ndarray, scores: np.ndarray
+) -> np.ndarray:
+    """Rank of each pair among its customer's pairs (1 = best), in input order.
 
-    Independent of the input order: the order is fully determined by (customer, -score, offer).
+    Score descending, ties to the lower offer_id: fully determined by the values, so
+    independent of the input order.
     """
     order = np.lexsort((offer_ids, -scores, customer_ids))
-    c, o, s = customer_ids[order], offer_ids[order], scores[order]
+    c = customer_ids[order]
+    rank = np.empty(c.size, dtype=np.int64)
     if c.size == 0:
-        return pa.table({"customer_id": c, "offer_id": o, "rank": c, "score": s})
+        return rank
     starts = np.r_[True, c[1:] != c[:-1]]
     group_start = np.maximum.accumulate(np.where(starts, np.arange(c.size), 0))
-    rank = np.arange(c.size) - group_start + 1
-    keep = rank <= k
+    rank[order] = np.arange(c.size) - group_start + 1
+    return rank
+
+
+def top_k(
+    customer_ids: np.ndarray,
+    offer_ids: np.ndarray,
+    scores: np.ndarray,
+    k: int,
+    rank: np.ndarray | None = None,
+) -> pa.Table:
+    """Ranks 1..k of each customer, sorted by (customer, rank); `rank` if already known."""
+    if rank is None:
+        rank = rank_within_customer(customer_ids, offer_ids, scores)
+    keep = np.flatnonzero(rank <= k)
+    keep = keep[np.lexsort((rank[keep], customer_ids[keep]))]
     return pa.table(
         {
-            "customer_id": c[keep].astype(np.int64),
-            "offer_id": o[keep].astype(np.int64),
+            "customer_id": customer_ids[keep].astype(np.int64),
+            "offer_id": offer_ids[keep].astype(np.int64),
             "rank": rank[keep].astype(np.int64),
-            "score": s[keep],
+            "score": scores[keep],
         }
     )
