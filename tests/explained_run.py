@@ -1,7 +1,7 @@
-"""A daily run of the tiny world with its explanations and stored curves.
+"""Helpers for tests that read the session's two-day run (explanations, curves, report).
 
-Shared by test_explain.py and test_report.py: the two-day run is built once per test
-session (memoised here) and copied by each test that writes.
+The run itself is the session fixture `two_day_run` (conftest.py); a test that writes
+works on a copy.
 """
 
 from __future__ import annotations
@@ -11,33 +11,8 @@ from datetime import date
 from pathlib import Path
 
 from offerrank.config import Settings
-from offerrank.pipeline import daily
 
 DAYS = (date(2026, 2, 16), date(2026, 2, 17))
-_CACHE: dict[str, Path] = {}
-
-
-def run_with_explain(settings: Settings, day: date) -> daily.RunResult:
-    """A daily run (its steps include explain, and evaluate stores the curves)."""
-    return daily.run_daily(settings, day)
-
-
-def explained_world(tiny_world: Path, folder: Path) -> Path:
-    """The folder of a store with both days run (explain and curves included), once."""
-    if "folder" not in _CACHE:
-        db = folder / "metro.db"
-        shutil.copy(tiny_world, db)
-        s = Settings(
-            db_path=db,
-            artifacts_dir=folder / "models",
-            bootstrap_samples=20,
-            reports_dir=folder / "reports",
-        )
-        for day in DAYS:
-            result = run_with_explain(s, day)
-            assert result.ok, result.steps
-        _CACHE["folder"] = folder
-    return _CACHE["folder"]
 
 
 def copy_world(source: Path, dest: Path) -> Settings:

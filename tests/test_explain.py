@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import offerrank.cli.inspect  # noqa: F401  (registers status, explain, report)
-from explained_run import DAYS, copy_world, explained_world, run_with_explain
+from explained_run import DAYS, copy_world
 from offerrank.cli.main import app
 from offerrank.monitoring.explain import (
     RANDOM_STRATUM,
@@ -24,6 +24,7 @@ from offerrank.monitoring.explain import (
     stratified_sample,
 )
 from offerrank.monitoring.explain_pair import explain_pair
+from offerrank.pipeline.daily import run_daily
 from offerrank.pipeline.status import recent_runs
 from offerrank.ranking.rank import rank_within_customer
 from offerrank.training.models import LightGBMModel, fit_logistic, predict_proba, sigmoid
@@ -32,8 +33,9 @@ DAY = DAYS[1]
 
 
 @pytest.fixture(scope="module")
-def world(tiny_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return explained_world(tiny_world, tmp_path_factory.mktemp("explained"))
+def world(two_day_run) -> Path:
+    """The folder of the session's two-day run (store, models); copy before writing."""
+    return two_day_run[0].db_path.parent
 
 
 def _xy(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -148,7 +150,7 @@ def test_rerun_replaces_the_dates_rows(world: Path, tmp_path: Path) -> None:
     db = settings.db_path
     query = "SELECT COUNT(*) FROM explanation_contributions WHERE run_date = ?"
     before = sqlite3.connect(db).execute(query, (DAY.isoformat(),)).fetchone()[0]
-    assert run_with_explain(settings, DAY).ok
+    assert run_daily(settings, DAY).ok
     con = sqlite3.connect(db)
     assert con.execute(query, (DAY.isoformat(),)).fetchone()[0] == before == 2000 * 22
     assert (

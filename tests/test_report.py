@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 import offerrank.cli.inspect  # noqa: F401  (registers status, explain, report)
-from explained_run import DAYS, copy_world, explained_world
+from explained_run import DAYS, copy_world
 from offerrank.cli.main import app
 from offerrank.errors import OfferrankError
 from offerrank.pipeline.context import RunContext
@@ -34,8 +34,9 @@ CHARTS = {
 
 
 @pytest.fixture(scope="module")
-def world(tiny_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return explained_world(tiny_world, tmp_path_factory.mktemp("explained"))
+def world(two_day_run) -> Path:
+    """The folder of the session's two-day run (store, models); copy before writing."""
+    return two_day_run[0].db_path.parent
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,9 @@ the run scored) and the model version that produced the date's recommendations.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,8 +23,8 @@ from offerrank.monitoring.explain import UNITS, contributions, method_of
 from offerrank.ranking.rank import feature_matrix
 from offerrank.store.db import connect
 from offerrank.store.migrations import migrate
-from offerrank.training.models import load_model, sigmoid
-from offerrank.training.registry import ActiveModel, sha256
+from offerrank.training.models import sigmoid
+from offerrank.training.registry import ActiveModel, load_version
 
 
 @dataclass
@@ -68,26 +66,6 @@ class PairExplanation:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def load_version(con: sqlite3.Connection, version: str) -> ActiveModel:
-    """A registered model by version, verified against its checksum."""
-    row = con.execute(
-        "SELECT model_type, artifact_path, sha256, sidecar_json FROM model_registry"
-        " WHERE model_version = ?",
-        (version,),
-    ).fetchone()
-    if row is None:
-        raise OfferrankError(f"model {version} is not in the registry")
-    kind, path, digest, sidecar_json = row
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise OfferrankError(f"model {version}: artifact {path} unreadable ({exc})") from exc
-    if sha256(text) != digest:
-        raise OfferrankError(f"model {version}: artifact {path} does not match its checksum")
-    sidecar = json.loads(sidecar_json)
-    return ActiveModel(version, load_model(kind, text, float(sidecar["log_odds_shift"])), sidecar)
 
 
 def _stored(con: sqlite3.Connection, day: str, customer: int, offer: int) -> PairVector | None:

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from offerrank.errors import OfferrankError
 from offerrank.store.db import transaction
 from offerrank.training.models import Ranker, artifact_name, load_model, write_text
 
@@ -27,8 +28,8 @@ class ActiveModel:
     sidecar: dict[str, Any]
 
 
-class ArtifactProblem(Exception):
-    """The active model's artifact cannot be trusted; the caller retrains."""
+class ArtifactProblem(OfferrankError):
+    """A model's artifact cannot be trusted: a run retrains, `explain` reports it."""
 
 
 def sha256(text: str) -> str:
@@ -83,12 +84,22 @@ def load_active(con: sqlite3.Connection) -> ActiveModel | None:
     altered or unreadable.
     """
     row = con.execute(
-        "SELECT model_version, model_type, artifact_path, sha256, sidecar_json"
-        " FROM model_registry WHERE is_active = 1 ORDER BY created_at DESC LIMIT 1"
+        "SELECT model_version FROM model_registry WHERE is_active = 1"
+        " ORDER BY created_at DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else load_version(con, row[0])
+
+
+def load_version(con: sqlite3.Connection, version: str) -> ActiveModel:
+    """A registered model by version, verified against its checksum (ArtifactProblem if not)."""
+    row = con.execute(
+        "SELECT model_type, artifact_path, sha256, sidecar_json FROM model_registry"
+        " WHERE model_version = ?",
+        (version,),
     ).fetchone()
     if row is None:
-        return None
-    version, kind, path, digest, sidecar_json = row
+        raise ArtifactProblem(f"model {version} is not in the registry")
+    kind, path, digest, sidecar_json = row
     try:
         text = Path(path).read_text()
     except OSError as exc:
