@@ -6,7 +6,7 @@ works on a copy.
 
 from __future__ import annotations
 
-import shutil
+import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -17,7 +17,9 @@ DAYS = (date(2026, 2, 16), date(2026, 2, 17))
 
 def copy_world(source: Path, dest: Path) -> Settings:
     """A writable copy of the explained world; model paths in the registry stay valid."""
-    shutil.copy(source / "metro.db", dest / "metro.db")
+    # The backup API copies what is still in the WAL too; a file copy would not.
+    with sqlite3.connect(source / "metro.db") as src, sqlite3.connect(dest / "metro.db") as dst:
+        src.backup(dst)
     return Settings(
         db_path=dest / "metro.db",
         artifacts_dir=source / "models",
