@@ -91,9 +91,10 @@ def test_shuffling_candidates_changes_no_score(tiny_world: Path) -> None:
     con = open_engine(tiny_world)
     cands = generate_candidates(con, DAY, s).slice(0, 2000)
     model = LogisticModel(np.zeros(22), np.ones(22), np.linspace(-1, 1, 22) / 10, -3.0)
-    _, scores = score_pairs(con, cands, DAY, model, s)
+    scores = score_pairs(con, cands, DAY, model, s).scores
     perm = np.random.default_rng(0).permutation(cands.num_rows)
-    feats_p, scores_p = score_pairs(con, cands.take(perm), DAY, model, s)
+    shuffled = score_pairs(con, cands.take(perm), DAY, model, s)
+    feats_p, scores_p = shuffled.features, shuffled.scores
     assert np.allclose(scores[perm], scores_p)
     assert feats_p.column("customer_id").to_numpy().tolist() == (
         cands.column("customer_id").to_numpy()[perm].tolist()

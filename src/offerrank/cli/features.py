@@ -13,6 +13,7 @@ from offerrank.errors import OfferrankError
 from offerrank.features.compute import FEATURE_COLUMNS, compute_features
 from offerrank.features.engine import open_engine
 from offerrank.ranking.candidates import generate_candidates
+from offerrank.ranking.rank import constant_dates
 
 
 def read_pairs(path: Path) -> pa.Table:
@@ -39,7 +40,7 @@ def write_features(settings: Settings, as_of: date, pairs_csv: Path | None, out:
             pairs = read_pairs(pairs_csv)
         else:
             pairs = generate_candidates(con, as_of, settings).select(["customer_id", "offer_id"])
-        query = pairs.append_column("as_of", pa.array([as_of] * pairs.num_rows, type=pa.date32()))
+        query = pairs.append_column("as_of", constant_dates(as_of, pairs.num_rows))
         feats = compute_features(
             con,
             query,

@@ -29,6 +29,7 @@ class RunContext:
     active_offers: int = 0
     candidates: pa.Table | None = None
     scoring_features: pa.Table | None = None
+    scoring_matrix: np.ndarray | None = None  # the model input of scoring_features
     scores: np.ndarray | None = None
     ranks: np.ndarray | None = None  # each scored pair's rank within its customer
     recommendations: pa.Table | None = None

@@ -40,7 +40,7 @@ def step_explain(ctx: RunContext) -> str:
     model = ctx.model.model
     cust = feats.column("customer_id").to_numpy()
     offer = feats.column("offer_id").to_numpy()
-    X = feature_matrix(feats)
+    X = ctx.scoring_matrix if ctx.scoring_matrix is not None else feature_matrix(feats)
     rank = ctx.ranks if ctx.ranks is not None else rank_within_customer(cust, offer, scores)
     rng = sample_rng(s.seed, ctx.run_date)
     sample = stratified_sample(cust, rank, s.top_k, size, rng)

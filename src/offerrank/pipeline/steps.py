@@ -130,15 +130,16 @@ def step_rank(ctx: RunContext) -> str:
     """Score every candidate, keep the top K per customer, replace the date's recommendations."""
     assert ctx.engine is not None and ctx.model is not None and ctx.candidates is not None
     s = ctx.settings
-    feats, scores = score_pairs(ctx.engine, ctx.candidates, ctx.run_date, ctx.model.model, s)
-    ctx.scoring_features, ctx.scores = feats, scores
+    scored = score_pairs(ctx.engine, ctx.candidates, ctx.run_date, ctx.model.model, s)
+    feats, scores = scored.features, scored.scores
+    ctx.scoring_features, ctx.scoring_matrix, ctx.scores = feats, scored.X, scores
     cust, offer = feats.column("customer_id").to_numpy(), feats.column("offer_id").to_numpy()
     ctx.ranks = rank_within_customer(cust, offer, scores)
     ranked = top_k(cust, offer, scores, s.top_k, rank=ctx.ranks)
     n = ranked.num_rows
-    recs = ranked.append_column("run_date", pa.array([ctx.day] * n, pa.string())).append_column(
-        "model_version", pa.array([ctx.model.version] * n, pa.string())
-    )
+    recs = ranked.append_column(
+        "run_date", pa.repeat(pa.scalar(ctx.day, pa.string()), n)
+    ).append_column("model_version", pa.repeat(pa.scalar(ctx.model.version, pa.string()), n))
     with transaction(ctx.store):
         ctx.store.execute("DELETE FROM recommendations WHERE run_date = ?", (ctx.day,))
         insert_arrow(ctx.store, "recommendations", recs)

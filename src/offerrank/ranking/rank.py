@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
@@ -21,20 +22,33 @@ def feature_matrix(features: pa.Table) -> np.ndarray:
     return X
 
 
+def constant_dates(day: date, n: int) -> pa.Array:
+    """A date32 column of `n` copies of `day`, built without a Python list."""
+    return pa.array(np.full(n, np.datetime64(day, "D"))).cast(pa.date32())
+
+
+@dataclass
+class Scored:
+    """Scored pairs: their features (keys first), the model matrix and calibrated scores."""
+
+    features: pa.Table
+    X: np.ndarray
+    scores: np.ndarray
+
+
 def score_pairs(
     con: duckdb.DuckDBPyConnection,
     pairs: pa.Table,
     as_of: date,
     model: Ranker,
     settings: Settings,
-) -> tuple[pa.Table, np.ndarray]:
+) -> Scored:
     """Features as of `as_of` and calibrated scores for (customer_id, offer_id) pairs."""
-    n = pairs.num_rows
     query = pa.table(
         {
             "customer_id": pairs.column("customer_id").cast(pa.int64()),
             "offer_id": pairs.column("offer_id").cast(pa.int64()),
-            "as_of": pa.array([as_of] * n, type=pa.date32()) if n else pa.array([], pa.date32()),
+            "as_of": constant_dates(as_of, pairs.num_rows),
         }
     )
     feats = compute_features(
@@ -44,8 +58,8 @@ def score_pairs(
         label_window_days=settings.label_window_days,
     )
     X = feature_matrix(feats)
-    scores = predict_proba(model, X) if n else np.zeros(0)
-    return feats, scores
+    scores = predict_proba(model, X) if X.shape[0] else np.zeros(0)
+    return Scored(feats, X, scores)
 
 
 def rank_within_customer(
