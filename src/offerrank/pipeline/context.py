@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -34,6 +36,7 @@ class RunContext:
     ranks: np.ndarray | None = None  # each scored pair's rank within its customer
     recommendations: pa.Table | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    pending: dict[str, float] = field(default_factory=dict)  # staged, not yet written
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -41,11 +44,31 @@ class RunContext:
         return self.run_date.isoformat()
 
     def put_metrics(self, values: dict[str, Any]) -> None:
-        """Upsert metrics for this date in one transaction (None values are left out)."""
-        rows = [(self.day, k, float(v)) for k, v in values.items() if v is not None]
+        """Stage metrics (None values are left out); they are written with the step's outputs.
+
+        Nothing reaches `run_metrics` until the step's output transaction (`outputs`) or
+        the step's successful end: a step that fails leaves the metrics as they were.
+        """
+        staged = {k: float(v) for k, v in values.items() if v is not None}
+        self.pending.update(staged)
+        self.metrics.update(staged)
+
+    def flush_metrics(self, con: sqlite3.Connection) -> None:
+        """Write the staged metrics; the caller owns the transaction."""
+        con.executemany(
+            "INSERT OR REPLACE INTO run_metrics (run_date, metric, value) VALUES (?, ?, ?)",
+            [(self.day, k, v) for k, v in self.pending.items()],
+        )
+        self.pending.clear()
+
+    def discard_metrics(self) -> None:
+        for name in self.pending:
+            self.metrics.pop(name, None)
+        self.pending.clear()
+
+    @contextmanager
+    def outputs(self) -> Iterator[sqlite3.Connection]:
+        """One transaction for a step's output swap and the metrics staged so far."""
         with transaction(self.store):
-            self.store.executemany(
-                "INSERT OR REPLACE INTO run_metrics (run_date, metric, value) VALUES (?, ?, ?)",
-                rows,
-            )
-        self.metrics.update({k: float(v) for k, v in values.items() if v is not None})
+            yield self.store
+            self.flush_metrics(self.store)

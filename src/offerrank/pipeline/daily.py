@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 
 from offerrank.config import Settings
 from offerrank.errors import OfferrankError
@@ -69,9 +71,12 @@ def _run_locked(
         for name, fn in STEPS:
             if on_step:
                 on_step(name)
-            with log.step(name) as info:
+            with log.step(
+                name,
+                on_success=partial(_finish_step, ctx, name),
+                on_failure=ctx.discard_metrics,
+            ) as info:
                 info["detail"] = fn(ctx)
-            ctx.put_metrics({f"duration_{name}_s": log.outcomes[-1].duration_s})
         _drop_stale_metrics(ctx)
         _write_report(ctx)
         return RunResult(run_date, log.run_id, log.outcomes, ctx.metrics, ctx.notes)
@@ -79,6 +84,12 @@ def _run_locked(
         if ctx.engine is not None:
             ctx.engine.close()
         store.close()
+
+
+def _finish_step(ctx: RunContext, name: str, con: sqlite3.Connection, seconds: float) -> None:
+    """Inside the step's closing transaction: its duration and its remaining metrics."""
+    ctx.put_metrics({f"duration_{name}_s": seconds})
+    ctx.flush_metrics(con)
 
 
 def _drop_stale_metrics(ctx: RunContext) -> None:

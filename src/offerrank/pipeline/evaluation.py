@@ -25,7 +25,7 @@ from offerrank.monitoring.metrics import auc, coverage, diversity, evaluate
 from offerrank.pipeline.context import RunContext
 from offerrank.pipeline.curves import store_curves
 from offerrank.pipeline.runs import StepSkipped
-from offerrank.store.db import query_arrow, table_exists, transaction
+from offerrank.store.db import query_arrow, table_exists
 from offerrank.training.dataset import Window, featurize, labelled_impressions, last_mature_day
 from offerrank.training.models import predict_proba
 
@@ -40,13 +40,9 @@ def step_drift(ctx: RunContext) -> str:
         "SELECT reference_date, profile_json FROM drift_reference WHERE model_version = ?",
         (ctx.model.version,),
     ).fetchone()
-    if row is None:
+    new_reference = row is None
+    if new_reference:
         profile = reference_profile(feats, list(FEATURE_COLUMNS))
-        with transaction(ctx.store):
-            ctx.store.execute(
-                "INSERT OR REPLACE INTO drift_reference VALUES (?, ?, ?)",
-                (ctx.model.version, ctx.day, json.dumps(profile)),
-            )
         ref_date = ctx.day
     else:
         ref_date, profile = row[0], json.loads(row[1])
@@ -58,23 +54,6 @@ def step_drift(ctx: RunContext) -> str:
         wasserstein_threshold=s.wasserstein_threshold,
     )
     flag, share = dataset_drift(drifts, s.drift_share_threshold)
-    with transaction(ctx.store):
-        ctx.store.execute("DELETE FROM feature_drift WHERE run_date = ?", (ctx.day,))
-        ctx.store.executemany(
-            "INSERT INTO feature_drift VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    ctx.day,
-                    d.feature,
-                    d.psi,
-                    d.wasserstein,
-                    d.psi_threshold,
-                    d.wasserstein_threshold,
-                    int(d.drifted),
-                )
-                for d in drifts
-            ],
-        )
     ctx.put_metrics(
         {
             "dataset_drift": int(flag),
@@ -82,6 +61,26 @@ def step_drift(ctx: RunContext) -> str:
             "features_drifted": sum(d.drifted for d in drifts),
         }
     )
+    rows = [
+        (
+            ctx.day,
+            d.feature,
+            d.psi,
+            d.wasserstein,
+            d.psi_threshold,
+            d.wasserstein_threshold,
+            int(d.drifted),
+        )
+        for d in drifts
+    ]
+    with ctx.outputs() as con:
+        if new_reference:
+            con.execute(
+                "INSERT OR REPLACE INTO drift_reference VALUES (?, ?, ?)",
+                (ctx.model.version, ctx.day, json.dumps(profile)),
+            )
+        con.execute("DELETE FROM feature_drift WHERE run_date = ?", (ctx.day,))
+        con.executemany("INSERT INTO feature_drift VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     drifted = [d.feature for d in drifts if d.drifted]
     return (
         f"{len(drifted)} of {len(drifts)} features drifted against {ref_date}"
@@ -114,13 +113,14 @@ def step_evaluate(ctx: RunContext) -> str:
     data = featurize(ctx.engine, rows, s)
     probs = predict_proba(ctx.model.model, data.X)
     frame = _evaluation_frame(ctx, rows, probs)
-    store_curves(ctx, evaluation=frame)
     values.update(evaluate_impressions(frame, s.eval_k, s.bootstrap_samples, s.seed))
     oracle = _oracle_auc(ctx, rows, data.y)
     if oracle is not None:
         values["oracle_auc"] = oracle
     values["eval_window_days"] = (window.last - window.first).days + 1
     ctx.put_metrics(values)
+    with ctx.outputs():  # curves and metrics in one swap
+        store_curves(ctx, evaluation=frame)
     auc = values.get("auc")
     return (
         f"{data.n} impressions {window.first}..{window.last}: AUC "

@@ -23,7 +23,7 @@ from offerrank.monitoring.explain import (
 from offerrank.pipeline.context import RunContext
 from offerrank.pipeline.runs import StepSkipped
 from offerrank.ranking.rank import feature_matrix, rank_within_customer
-from offerrank.store.db import insert_arrow, transaction
+from offerrank.store.db import insert_arrow
 
 EXPLANATION_TABLES = ("explanation_pairs", "explanation_contributions", "feature_importance")
 
@@ -101,8 +101,8 @@ def step_explain(ctx: RunContext) -> str:
 
 def _replace(ctx: RunContext, tables: list[tuple[str, pa.Table]]) -> None:
     """Drop the date's rows of every explanation table and insert the new ones, atomically."""
-    with transaction(ctx.store):
+    with ctx.outputs() as con:
         for name in EXPLANATION_TABLES:
-            ctx.store.execute(f"DELETE FROM {name} WHERE run_date = ?", (ctx.day,))
+            con.execute(f"DELETE FROM {name} WHERE run_date = ?", (ctx.day,))
         for name, data in tables:
-            insert_arrow(ctx.store, name, data)
+            insert_arrow(con, name, data)

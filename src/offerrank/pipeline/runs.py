@@ -11,7 +11,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -45,8 +45,17 @@ class StepLog:
     outcomes: list[StepOutcome] = field(default_factory=list)
 
     @contextmanager
-    def step(self, name: str) -> Iterator[dict[str, str]]:
-        """Run a step; the yielded dict's 'detail' becomes the row's detail on success."""
+    def step(
+        self,
+        name: str,
+        on_success: Callable[[sqlite3.Connection, float], None] | None = None,
+        on_failure: Callable[[], None] | None = None,
+    ) -> Iterator[dict[str, str]]:
+        """Run a step; the yielded dict's 'detail' becomes the row's detail on success.
+
+        `on_success(con, seconds)` writes inside the transaction that marks the step
+        success or skipped (its staged metrics); `on_failure()` drops what was staged.
+        """
         started = now_iso()
         with transaction(self.con):
             cur = self.con.execute(
@@ -66,12 +75,24 @@ class StepLog:
         except BaseException as exc:
             status = "failed" if isinstance(exc, Exception) else "interrupted"
             detail = f"{type(exc).__name__}: {exc}"
+            if on_failure:
+                on_failure()
             self._finish(rowid, name, status, time.perf_counter() - t0, detail)
             raise
-        self._finish(rowid, name, status, time.perf_counter() - t0, detail)
+        self._finish(rowid, name, status, time.perf_counter() - t0, detail, on_success)
 
-    def _finish(self, rowid: int | None, name: str, status: str, dur: float, detail: str) -> None:
+    def _finish(
+        self,
+        rowid: int | None,
+        name: str,
+        status: str,
+        dur: float,
+        detail: str,
+        also: Callable[[sqlite3.Connection, float], None] | None = None,
+    ) -> None:
         with transaction(self.con):
+            if also:
+                also(self.con, dur)
             self.con.execute(
                 "UPDATE pipeline_runs SET status = ?, finished_at = ?, duration_s = ?, detail = ?"
                 " WHERE rowid = ?",

@@ -17,7 +17,7 @@ from offerrank.pipeline.retrain import retrain_reason
 from offerrank.pipeline.runs import StepSkipped
 from offerrank.ranking.candidates import candidate_recall, generate_candidates
 from offerrank.ranking.rank import rank_within_customer, score_pairs, top_k
-from offerrank.store.db import insert_arrow, transaction
+from offerrank.store.db import insert_arrow
 from offerrank.training.dataset import last_mature_day, training_split
 from offerrank.training.registry import ArtifactProblem, load_active, save_model
 from offerrank.training.train import train_models
@@ -88,11 +88,12 @@ def step_train(ctx: RunContext) -> str:
         raise StepSkipped(
             f"retrain due ({reason}) but too few mature labels; kept {active.version}"
         ) from exc
-    save_model(ctx.store, s.models_dir, result.version, result.model, result.sidecar)
-    store_curves(ctx, validation=(result.data.validation.y, result.validation_scores))
+    ctx.put_metrics({"retrained": 1, **result.metrics})
+    with ctx.outputs() as con:  # the registry switch, its curves and metrics: one swap
+        save_model(con, s.models_dir, result.version, result.model, result.sidecar)
+        store_curves(ctx, validation=(result.data.validation.y, result.validation_scores))
     ctx.model = load_active(ctx.store)
     ctx.retrained = True
-    ctx.put_metrics({"retrained": 1, **result.metrics})
     m = result.metrics
     auc_lr, auc_gbm = m.get("val_auc_lr", float("nan")), m.get("val_auc_lgbm", float("nan"))
     return (
@@ -140,10 +141,6 @@ def step_rank(ctx: RunContext) -> str:
     recs = ranked.append_column(
         "run_date", pa.repeat(pa.scalar(ctx.day, pa.string()), n)
     ).append_column("model_version", pa.repeat(pa.scalar(ctx.model.version, pa.string()), n))
-    with transaction(ctx.store):
-        ctx.store.execute("DELETE FROM recommendations WHERE run_date = ?", (ctx.day,))
-        insert_arrow(ctx.store, "recommendations", recs)
-    ctx.recommendations = ranked
     customers = len(np.unique(ranked.column("customer_id").to_numpy())) if n else 0
     ctx.put_metrics(
         {
@@ -152,6 +149,10 @@ def step_rank(ctx: RunContext) -> str:
             "top_k": s.top_k,
         }
     )
+    with ctx.outputs() as con:
+        con.execute("DELETE FROM recommendations WHERE run_date = ?", (ctx.day,))
+        insert_arrow(con, "recommendations", recs)
+    ctx.recommendations = ranked
     if ctx.active_offers == 0:
         return "no active offers on this date: 0 recommendations written"
     return f"{n} recommendations for {customers} customers (model {ctx.model.version})"

@@ -59,7 +59,14 @@ def connect(
 
 @contextmanager
 def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (including KeyboardInterrupt)."""
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (including KeyboardInterrupt).
+
+    Nested use joins the open transaction: the outermost one commits or rolls back, so
+    a step can make several writers' work one atomic swap.
+    """
+    if con.in_transaction:
+        yield con
+        return
     con.execute("BEGIN IMMEDIATE")
     try:
         yield con
