@@ -76,9 +76,11 @@ def main() -> None:
     print(f"\npreset {args.preset}, {args.repeat} repeat(s), 2 cores")
     for kind, runs in results.items():
         secs = statistics.median(r["seconds"] for r in runs)
-        print(f"\n{kind:8s} median {secs:7.2f} s   peak RSS {peaks[kind]:8.0f} MB")
-        for step, status, dur in runs[0]["steps"]:
-            print(f"    {step:11s} {status:8s} {dur:7.2f} s")
+        each = ", ".join(f"{r['seconds']:.1f}" for r in runs)
+        print(f"\n{kind:8s} median {secs:7.2f} s ({each})   peak RSS {peaks[kind]:8.0f} MB")
+        for i, (step, status, _) in enumerate(runs[0]["steps"]):
+            step_median = statistics.median(r["steps"][i][2] for r in runs)
+            print(f"    {step:11s} {status:8s} {step_median:7.2f} s (median)")
         m = runs[0]["metrics"]
         keys = (*HEADLINE, "train_rows", "eval_customers_at_k")
         print("    " + "  ".join(f"{k}={m[k]:.4g}" for k in keys if k in m))
