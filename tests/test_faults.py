@@ -86,3 +86,79 @@ def test_failure_at_the_end_of_each_step_changes_nothing(
     assert run_daily(settings, DAY).ok
     reference, _, _ = two_day_run
     assert outputs(settings.db_path) == outputs(reference.db_path)
+
+
+SLOW_SWAP = """
+import os, time
+from contextlib import contextmanager
+from pathlib import Path
+from offerrank.pipeline import context
+
+_outputs = context.RunContext.outputs
+
+
+@contextmanager
+def _paused_outputs(self):
+    with _outputs(self) as con:
+        yield con
+        if "recommendations_written" in self.pending:  # the rank step's swap
+            Path(os.environ["OFFERRANK_TEST_MARKER"]).write_text("in the swap")
+            time.sleep(60)  # written, not committed: the test kills us here
+
+
+context.RunContext.outputs = _paused_outputs
+"""
+
+
+def test_kill_9_in_the_middle_of_a_swap_loses_nothing(settings, two_day_run, tmp_path) -> None:
+    """A real process killed inside the rank step's transaction: nothing of it is kept,
+    its row is recognised as interrupted, and a rerun gives the uninterrupted outputs."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SLOW_SWAP)
+    marker = tmp_path / "marker"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]),
+        "OFFERRANK_TEST_MARKER": str(marker),
+        "OFFERRANK_DB": str(settings.db_path),
+    }
+    config = tmp_path / "offerrank.toml"
+    config.write_text(
+        f'artifacts_dir = "{settings.models_dir}"\nreports_dir = "{tmp_path / "reports"}"\n'
+        "bootstrap_samples = 20\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "offerrank", "--config", str(config), "--quiet", "run",
+         "--date", DAY.isoformat()],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, "the run never reached the rank swap"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(settings.db_path) as con:
+        kept = con.execute(
+            "SELECT COUNT(*) FROM recommendations WHERE run_date = ?", (DAY.isoformat(),)
+        ).fetchone()[0]
+        status = con.execute(
+            "SELECT status FROM pipeline_runs WHERE step = 'rank' ORDER BY rowid DESC LIMIT 1"
+        ).fetchone()[0]
+    assert kept == 0 and status == "running"
+    assert run_daily(settings, DAY).ok
+    with sqlite3.connect(settings.db_path) as con:
+        statuses = [s for (s,) in con.execute(
+            "SELECT status FROM pipeline_runs WHERE step = 'rank' ORDER BY rowid"
+        )]  # fmt: skip
+    assert statuses == ["interrupted", "success"]
+    reference, _, _ = two_day_run
+    assert outputs(settings.db_path) == outputs(reference.db_path)
