@@ -44,7 +44,10 @@ def _draw_columns(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     flat = (cum + 2.0 * np.arange(m)[:, None]).ravel()
     target = 2.0 * np.arange(m)[:, None] + u
     pos = np.searchsorted(flat, target.ravel(), side="right").reshape(u.shape)
-    return np.minimum(pos - a * np.arange(m)[:, None], a - 1)
+    # u close to 1 can round to the row's end (2r + u == 2r + 1 in floating point), and
+    # then lands past trailing zero-probability columns: clamp to the last positive one.
+    last_positive = a - 1 - np.argmax(probs[:, ::-1] > 0, axis=1)
+    return np.minimum(pos - a * np.arange(m)[:, None], last_positive[:, None])
 
 
 def _already_shown(
