@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from offerrank.store.db import query_arrow
+from offerrank.world.columns import Columns
 from offerrank.world.population import N_CAT, Catalogue
 from offerrank.world.presets import HISTORY_DAYS, iso_days
 
 
 @dataclass
-class Lines:
+class Lines(Columns):
     """Order lines as parallel arrays, in the order they were written to the store."""
 
     customer: np.ndarray  # customer index (customer_id - 1)
@@ -33,17 +34,6 @@ class Lines:
     def empty(cls) -> Lines:
         ints = np.zeros(0, dtype=np.int64)
         return cls(ints, ints, ints, ints, np.zeros(0), ints)
-
-    def __len__(self) -> int:
-        return int(self.day.size)
-
-    def where(self, mask: np.ndarray) -> Lines:
-        return Lines(*(getattr(self, f.name)[mask] for f in fields(self)))
-
-    def extend(self, other: Lines) -> Lines:
-        return Lines(
-            *(np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self))
-        )
 
     def select(self, customers: np.ndarray, first_day: int, end_day: int) -> Lines:
         """Lines of the given (sorted, unique) customers dated in [first_day, end_day)."""

@@ -8,10 +8,11 @@ are contract rows; store-wide promotions only show up as discounted promo lines.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
+from offerrank.world.columns import Columns
 from offerrank.world.population import Catalogue
 from offerrank.world.presets import (
     BUSINESS_TYPES,
@@ -30,7 +31,7 @@ MEAN_OFFER_DAYS = 7.0 * OFFER_WEEKS.mean()
 
 
 @dataclass
-class Offers:
+class Offers(Columns):
     """Offers as parallel arrays; `target` is a business-type index or -1 for everyone."""
 
     offer_id: np.ndarray
@@ -44,17 +45,6 @@ class Offers:
     def empty(cls) -> Offers:
         ints = np.zeros(0, dtype=np.int64)
         return cls(ints, ints, ints, ints, np.zeros(0), ints)
-
-    def __len__(self) -> int:
-        return int(self.offer_id.size)
-
-    def where(self, mask: np.ndarray) -> Offers:
-        return Offers(*(getattr(self, f.name)[mask] for f in fields(self)))
-
-    def extend(self, other: Offers) -> Offers:
-        return Offers(
-            *(np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self))
-        )
 
     def active_on(self, day: int) -> Offers:
         return self.where((self.start <= day) & (self.end >= day))
@@ -125,7 +115,7 @@ def load_offers(con: sqlite3.Connection) -> Offers:
 
 
 @dataclass
-class StorePromos:
+class StorePromos(Columns):
     """Store-wide promotions: a product sold at a discount to everyone for a week."""
 
     product: np.ndarray
@@ -138,14 +128,8 @@ class StorePromos:
         ints = np.zeros(0, dtype=np.int64)
         return cls(ints, ints, ints, np.zeros(0))
 
-    def extend(self, other: StorePromos) -> StorePromos:
-        return StorePromos(
-            *(np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self))
-        )
-
     def since(self, day: int) -> StorePromos:
-        keep = self.end >= day
-        return StorePromos(*(getattr(self, f.name)[keep] for f in fields(self)))
+        return self.where(self.end >= day)
 
     def prices_on(self, day: int, catalogue: Catalogue) -> np.ndarray:
         """Discount per product index on `day` (0 when not on promotion; deepest one wins)."""

@@ -8,10 +8,11 @@ line, as in any real till log.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
+from offerrank.world.columns import Appendable
 from offerrank.world.market import Offers, StorePromos
 from offerrank.world.population import Catalogue, Population, draw_by_taste
 from offerrank.world.presets import (
@@ -29,7 +30,7 @@ ABSURD_SHARE = 2e-4
 
 
 @dataclass
-class DayOrders:
+class DayOrders(Appendable):
     """Orders of one day and their lines, as parallel arrays."""
 
     order_id: np.ndarray
@@ -42,11 +43,6 @@ class DayOrders:
     quantity: np.ndarray
     unit_price: np.ndarray
     is_promo: np.ndarray
-
-    def extend(self, other: DayOrders) -> DayOrders:
-        return DayOrders(
-            *(np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self))
-        )
 
 
 def weekday(day: int) -> int:
