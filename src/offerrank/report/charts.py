@@ -31,14 +31,13 @@ def _roc_series(payload: dict[str, Any]) -> list[Series]:
     return out
 
 
-def validation_roc(d: ReportData) -> str:
-    title = "ROC on the validation days (both models)"
-    if not d.validation_roc or not d.validation_roc["models"]:
-        return empty("validation-roc", title, "no validation curves stored for the model's run")
+def _roc_chart(chart_id: str, title: str, payload: dict[str, Any] | None, missing: str) -> str:
+    if not payload or not payload["models"]:
+        return empty(chart_id, title, missing)
     return line_chart(
-        "validation-roc",
+        chart_id,
         title,
-        _roc_series(d.validation_roc),
+        _roc_series(payload),
         x_label="false positive rate",
         y_label="true positive rate",
         x_range=(0.0, 1.0),
@@ -47,20 +46,21 @@ def validation_roc(d: ReportData) -> str:
     )
 
 
+def validation_roc(d: ReportData) -> str:
+    return _roc_chart(
+        "validation-roc",
+        "ROC on the validation days (both models)",
+        d.validation_roc,
+        "no validation curves stored for the model's run",
+    )
+
+
 def evaluation_roc(d: ReportData) -> str:
-    title = "ROC of the evaluated model on out-of-sample impressions"
-    payload = d.curves.get("evaluation.roc")
-    if not payload or not payload["models"]:
-        return empty("evaluation-roc", title, "no out-of-sample evaluation for this run")
-    return line_chart(
+    return _roc_chart(
         "evaluation-roc",
-        title,
-        _roc_series(payload),
-        x_label="false positive rate",
-        y_label="true positive rate",
-        x_range=(0.0, 1.0),
-        y_range=(0.0, 1.0),
-        diagonal=True,
+        "ROC of the evaluated model on out-of-sample impressions",
+        d.curves.get("evaluation.roc"),
+        "no out-of-sample evaluation for this run",
     )
 
 
