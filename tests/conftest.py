@@ -56,3 +56,11 @@ def two_day_run(tmp_path_factory: pytest.TempPathFactory, tiny_world: Path):
     first = run_daily(s, date(2026, 2, 16))
     second = run_daily(s, date(2026, 2, 17))
     return s, first, second
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the reliability ledger (its fixture and its end-of-session summary line)."""
+    import reliability_ledger
+
+    if not config.pluginmanager.is_registered(reliability_ledger):
+        config.pluginmanager.register(reliability_ledger, "reliability_ledger")

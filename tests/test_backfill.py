@@ -12,6 +12,7 @@ from offerrank.pipeline.lock import StoreBusy, run_lock
 from offerrank.pipeline.runs import mark_stale_running
 from offerrank.store.db import connect
 from offerrank.store.migrations import migrate
+from reliability_ledger import LEDGER
 
 
 def count_runs(db) -> int:
@@ -44,6 +45,7 @@ def test_backfill_skips_completed_dates_unless_forced(settings) -> None:
 def test_a_second_run_refuses_while_the_store_is_busy(settings) -> None:
     with run_lock(settings.db_path, 0), pytest.raises(StoreBusy, match="another run"):
         run_daily(settings, date(2026, 2, 16))
+    LEDGER.fault("a second run while the store is busy")
 
 
 def test_a_running_row_of_a_dead_process_becomes_interrupted(world_db) -> None:
@@ -56,3 +58,4 @@ def test_a_running_row_of_a_dead_process_becomes_interrupted(world_db) -> None:
     assert mark_stale_running(con) == 1
     status, detail = con.execute("SELECT status, detail FROM pipeline_runs").fetchone()
     assert status == "interrupted" and "ended" in detail
+    LEDGER.fault("a running row left by a dead process")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from offerrank.cli.main import app
+from reliability_ledger import LEDGER
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +43,7 @@ def test_bad_command_line_is_one_line_and_exit_2(tmp_path: Path, args, needle) -
     assert needle in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr
+    LEDGER.bad_input(f"command line: {' '.join(args)}")
 
 
 def test_every_command_has_help_with_an_example_and_is_in_the_readme() -> None:

@@ -166,7 +166,8 @@ def test_seed_repro_queries(two_day_run) -> None:
 def test_date_without_active_offers_succeeds_and_says_why(world_db, settings) -> None:
     with sqlite3.connect(world_db) as con:
         con.execute(
-            "UPDATE offers SET end_date = '2026-01-01' WHERE DATE(end_date) >= '2026-02-16'"
+            "UPDATE offers SET start_date = MIN(DATE(start_date), '2026-01-01'),"
+            " end_date = '2026-01-01' WHERE DATE(end_date) >= '2026-02-16'"
             " AND DATE(start_date) <= '2026-02-16'"
         )
     result = run_daily(settings, date(2026, 2, 16))

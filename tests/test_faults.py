@@ -12,6 +12,7 @@ import pytest
 
 from offerrank.pipeline.context import RunContext
 from offerrank.pipeline.daily import STEPS, run_daily
+from reliability_ledger import LEDGER, rows_differing, store_rows
 
 DAY = date(2026, 2, 16)
 VOLATILE = {"pipeline_runs"}  # the run log itself records the failure
@@ -64,6 +65,7 @@ def test_failure_at_the_end_of_each_step_changes_nothing(
         current[:] = [name]
         if name == step:
             before["tables"] = snapshot(settings.db_path)
+            before["rows"] = store_rows(settings.db_path)  # type: ignore[assignment]
 
     original = RunContext.flush_metrics
 
@@ -75,6 +77,7 @@ def test_failure_at_the_end_of_each_step_changes_nothing(
     monkeypatch.setattr(RunContext, "flush_metrics", failing_flush)
     with pytest.raises(Injected):
         run_daily(settings, DAY, on_step=on_step)
+    LEDGER.rows_lost(rows_differing(before["rows"], store_rows(settings.db_path)))  # type: ignore[arg-type]
     assert snapshot(settings.db_path) == before["tables"]
     with sqlite3.connect(settings.db_path) as con:
         status = con.execute(
@@ -86,6 +89,7 @@ def test_failure_at_the_end_of_each_step_changes_nothing(
     assert run_daily(settings, DAY).ok
     reference, _, _ = two_day_run
     assert outputs(settings.db_path) == outputs(reference.db_path)
+    LEDGER.fault(f"exception at the end of step {step}")
 
 
 SLOW_SWAP = """
@@ -162,3 +166,4 @@ def test_kill_9_in_the_middle_of_a_swap_loses_nothing(settings, two_day_run, tmp
     assert statuses == ["interrupted", "success"]
     reference, _, _ = two_day_run
     assert outputs(settings.db_path) == outputs(reference.db_path)
+    LEDGER.fault("kill -9 inside the rank step's swap")

@@ -16,6 +16,7 @@ from offerrank.errors import ContractViolation
 from offerrank.features.compute import (
     FEATURE_COLUMNS,
     JOIN_PLAN,
+    SINGLE_PLAN,
     WINDOW_PLAN,
     compute_features,
     compute_features_with_plan,
@@ -23,9 +24,10 @@ from offerrank.features.compute import (
 from offerrank.features.engine import engine_from_arrow, open_engine
 from offerrank.store.contract import INPUT_TABLES
 
-GOLDEN = Path("/work/shared/spec/golden")
-if not GOLDEN.exists():  # the spec travels with the repository in CI
-    GOLDEN = Path(__file__).resolve().parents[1] / "spec" / "golden"
+# The golden fixture of spec/features.md, copied into the repository so the suite is hermetic.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+GOLDEN_STORE = FIXTURES / "golden_store.sql"
+GOLDEN_EXPECTED = FIXTURES / "golden_expected.csv"
 ARROW_TYPES = {
     "int": pa.int64(),
     "flag": pa.int64(),
@@ -74,12 +76,12 @@ BASE = dict(
 )
 
 
-@pytest.mark.parametrize("plan", [WINDOW_PLAN, JOIN_PLAN])
+@pytest.mark.parametrize("plan", [WINDOW_PLAN, JOIN_PLAN, SINGLE_PLAN])
 def test_golden_fixture_is_reproduced_exactly(tmp_path: Path, plan: str) -> None:
     db = tmp_path / "golden.db"
     with sqlite3.connect(db) as con:
-        con.executescript((GOLDEN / "store.sql").read_text())
-    expected = pacsv.read_csv(GOLDEN / "expected.csv")
+        con.executescript(GOLDEN_STORE.read_text())
+    expected = pacsv.read_csv(GOLDEN_EXPECTED)
     pairs = expected.select(["customer_id", "offer_id", "as_of"])
     got = compute_features_with_plan(open_engine(db), pairs, plan)
     assert got.column_names == ["customer_id", "offer_id", "as_of", *FEATURE_COLUMNS]
@@ -92,7 +94,7 @@ def test_golden_fixture_is_reproduced_exactly(tmp_path: Path, plan: str) -> None
 
 
 def test_feature_columns_are_the_22_of_the_contract_in_order() -> None:
-    header = (GOLDEN / "expected.csv").read_text().splitlines()[0].split(",")
+    header = GOLDEN_EXPECTED.read_text().splitlines()[0].split(",")
     assert tuple(header[3:]) == FEATURE_COLUMNS
     assert len(FEATURE_COLUMNS) == 22
 
@@ -209,7 +211,7 @@ def test_missing_contract_column_is_refused() -> None:
 def test_since_skips_old_orders_but_not_impressions(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     with sqlite3.connect(db) as con:
-        con.executescript((GOLDEN / "store.sql").read_text())
+        con.executescript(GOLDEN_STORE.read_text())
     engine = open_engine(db, since=date(2024, 1, 2))
     days = engine.sql("SELECT MIN(order_date), COUNT(*) FROM orders").fetchall()[0]
     assert days == (date(2024, 1, 2), 5)

@@ -23,6 +23,7 @@ from offerrank.errors import ContractViolation, OfferrankError
 from offerrank.store import io
 from offerrank.store.contract import INPUT_TABLES
 from offerrank.store.io import export_dir, import_dir
+from reliability_ledger import LEDGER, rows_differing, store_rows
 
 FIXTURES = Path(__file__).parent / "fixtures"
 H = {  # CSV headers
@@ -223,6 +224,7 @@ def test_bad_input_is_refused_and_store_unchanged(tmp_path: Path, case: str) -> 
     db, folder = golden_store(tmp_path / "s.db"), feed(tmp_path)
     write(folder, name, *lines)
     before = digest(db)
+    before_rows = store_rows(db)
     with pytest.raises(ContractViolation) as err:
         import_dir(db, folder)
     message = str(err.value)
@@ -230,6 +232,8 @@ def test_bad_input_is_refused_and_store_unchanged(tmp_path: Path, case: str) -> 
     for fragment in expected:
         assert fragment in message, message
     assert digest(db) == before
+    LEDGER.rows_lost(rows_differing(before_rows, store_rows(db)))
+    LEDGER.bad_input(f"import: {case}")
 
 
 def test_refused_import_into_new_store_leaves_no_file(tmp_path: Path) -> None:
@@ -237,6 +241,7 @@ def test_refused_import_into_new_store_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(ContractViolation, match="references customers.customer_id"):
         import_dir(tmp_path / "new.db", folder)
     assert not list(tmp_path.glob("new.db*"))
+    LEDGER.bad_input("import into a new store: dangling references")
 
 
 def test_two_files_for_one_table_are_refused(tmp_path: Path) -> None:
@@ -247,6 +252,7 @@ def test_two_files_for_one_table_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ContractViolation, match="two files for one table"):
         import_dir(db, folder)
+    LEDGER.bad_input("import: two files for one table")
 
 
 def test_a_crash_mid_import_leaves_the_store_as_before(tmp_path: Path, monkeypatch) -> None:
@@ -263,6 +269,7 @@ def test_a_crash_mid_import_leaves_the_store_as_before(tmp_path: Path, monkeypat
     with pytest.raises(KeyboardInterrupt):
         import_dir(db, folder)
     assert digest(db) == before
+    LEDGER.fault("interrupt in the middle of an import")
     with pytest.raises(KeyboardInterrupt):
         import_dir(tmp_path / "fresh.db", FIXTURES / "feed_dims")  # new store: removed again
     assert not list(tmp_path.glob("fresh.db*"))
@@ -274,6 +281,8 @@ def test_folder_without_table_files_is_refused(tmp_path: Path) -> None:
         import_dir(tmp_path / "s.db", tmp_path / "empty")
     with pytest.raises(OfferrankError, match="not a folder"):
         import_dir(tmp_path / "s.db", tmp_path / "missing")
+    LEDGER.bad_input("import: no table files")
+    LEDGER.bad_input("import: not a folder")
 
 
 # -- good input ---------------------------------------------------------------------------
@@ -338,6 +347,7 @@ def test_cli_import_refuses_with_exit_code_1(tmp_path: Path) -> None:
     first = result.output.strip().splitlines()[0]
     assert "error:" in first and "order_items" in first
     assert 'order_items.quantity: rule "> 0" broken by 1 row' in result.output
+    LEDGER.bad_input("CLI import: bad quantity")
 
 
 def test_cli_import_and_export(tmp_path: Path) -> None:

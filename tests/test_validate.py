@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from offerrank.errors import ContractViolation
 from offerrank.store.validate import Violation, raise_on_violations, validate_store, validate_tables
+from reliability_ledger import LEDGER
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -99,6 +100,7 @@ def test_numbers_and_flags_are_parsed_not_coerced(column: str, value: str, accep
     assert (not any(v.rule == rule for v in found)) == accepted, found
     if not accepted:
         assert value.strip() in found[0].line() or column == "product_id"
+        LEDGER.bad_input(f"value {column}={value!r}")
 
 
 @pytest.mark.parametrize(
@@ -123,6 +125,7 @@ def test_dates_accept_timestamps_and_refuse_non_dates(value: str, accepted: bool
     if not accepted:
         assert broken(found) == {("customers", "signup_date", "date YYYY-MM-DD", 1)}
         assert f"customer_id=1 (signup_date={value})" in found[0].line()
+        LEDGER.bad_input(f"date {value!r}")
 
 
 def test_typed_arrow_tables_and_missing_references() -> None:
@@ -142,6 +145,7 @@ def test_typed_arrow_tables_and_missing_references() -> None:
         ("orders", "customer_id", "references customers.customer_id", 1),
     }
     customers = pa.table({"customer_id": [5], "business_type": ["x"], "signup_date": [None]})
+    LEDGER.bad_input("Arrow tables: unknown table, null and dangling reference")
     orders = orders.set_column(1, "customer_id", pa.array([5, 5]))
     assert validate_tables({"orders": orders, "customers": customers}) == []
 
@@ -167,6 +171,7 @@ def test_references_resolve_into_the_store(tmp_path: Path) -> None:
         ("orders", "order_date", "same as the stored row (conflicts with the store)", 1),
         ("orders", "is_business", "same as the stored row (conflicts with the store)", 1),
     }
+    LEDGER.bad_input("append conflicting with the store")
 
 
 def test_golden_store_is_valid(tmp_path: Path) -> None:
@@ -206,6 +211,7 @@ def test_validate_store_finds_corruption_written_with_sqlite(tmp_path: Path) -> 
         'order_items.quantity: rule "number" broken by 1 row '
         "(e.g. order_id=100, product_id=10 (quantity=abc))"
     )
+    LEDGER.bad_input("store corrupted with sqlite3")
 
 
 def test_validate_store_reports_missing_tables_and_columns(tmp_path: Path) -> None:
@@ -216,6 +222,7 @@ def test_validate_store_reports_missing_tables_and_columns(tmp_path: Path) -> No
     found = broken(validate_store(db))
     assert ("redemptions", "", "table present", 0) in found
     assert ("offers", "discount_pct", "column present", 0) in found
+    LEDGER.bad_input("store missing a table and a column")
 
 
 def test_store_columns_are_read_losslessly_whatever_comes_first(tmp_path: Path) -> None:

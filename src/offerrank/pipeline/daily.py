@@ -14,6 +14,7 @@ from offerrank.pipeline.context import RunContext
 from offerrank.pipeline.evaluation import step_drift, step_evaluate
 from offerrank.pipeline.explain_step import step_explain
 from offerrank.pipeline.lock import run_lock
+from offerrank.pipeline.precheck import check_contract
 from offerrank.pipeline.runs import StepLog, StepOutcome, mark_stale_running
 from offerrank.pipeline.steps import step_candidates, step_features, step_rank, step_train
 from offerrank.store.db import connect, require_store, transaction
@@ -28,6 +29,15 @@ STEPS: tuple[tuple[str, Callable[[RunContext], str]], ...] = (
     ("drift", step_drift),
     ("evaluate", step_evaluate),
 )
+
+
+def steps_for(settings: Settings) -> tuple[tuple[str, Callable[[RunContext], str]], ...]:
+    """The steps on the configured engine: the same names, Spark's versions for `spark`."""
+    if settings.engine == "spark":
+        from offerrank.spark.steps import SPARK_STEPS
+
+        return SPARK_STEPS
+    return STEPS
 
 
 @dataclass
@@ -63,12 +73,13 @@ def _run_locked(
         migrate(store)
         mark_stale_running(store)
         log = StepLog(store, run_date)
+        check_contract(ctx, log)  # before any step: no step runs on bad data
         with transaction(store):
             store.execute(
                 "INSERT OR REPLACE INTO run_config VALUES (?, ?, ?)",
                 (ctx.day, log.run_id, settings.as_json()),
             )
-        for name, fn in STEPS:
+        for name, fn in steps_for(settings):
             if on_step:
                 on_step(name)
             with log.step(

@@ -31,8 +31,16 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from offerrank.errors import ContractViolation, OfferrankError
+from offerrank.store import watermarks
 from offerrank.store.contract import INPUT_TABLES, INPUTS, Table
-from offerrank.store.db import StoreError, connect, create_input_tables, insert_arrow, transaction
+from offerrank.store.db import (
+    StoreError,
+    connect,
+    create_input_tables,
+    insert_arrow,
+    table_exists,
+    transaction,
+)
 from offerrank.store.validate import (
     EXAMPLES,
     Checker,
@@ -133,6 +141,7 @@ def import_dir(db_path: Path, folder: Path) -> ImportSummary:
                         checker.add_arrow(name, data, path.name)
                 raise_on_violations(violations + checker.check())
                 create_input_tables(con)
+                caught_up = watermarks.before_append(con)
                 for table in INPUT_TABLES:
                     if table.name in checker.staged:
                         added = insert_arrow(con, table.name, new_rows(checker, table))
@@ -144,6 +153,9 @@ def import_dir(db_path: Path, folder: Path) -> ImportSummary:
                                 added,
                             )
                         )
+                watermarks.after_append(con, caught_up)  # checked above: no need to recheck
+                if table_exists(con, "candidate_recall_days"):  # new rows may predate any day
+                    con.execute("DELETE FROM candidate_recall_days")
     except BaseException:
         con.close()
         if created:

@@ -20,27 +20,31 @@ from pathlib import Path
 import pyarrow as pa
 
 
-def _read(db_path: str, sql: str, params: list) -> pa.Table:
-    import adbc_driver_sqlite.dbapi as adbc
-
-    with adbc.connect(db_path) as con:
-        cur = con.cursor()
-        try:
-            cur.execute(sql, params or None)
-            return cur.fetch_arrow_table().combine_chunks()
-        finally:
-            cur.close()
+def _read(con: object, sql: str, params: list) -> pa.Table:
+    cur = con.cursor()  # type: ignore[attr-defined]
+    try:
+        cur.execute(sql, params or None)
+        return cur.fetch_arrow_table().combine_chunks()
+    finally:
+        cur.close()
 
 
 def serve(request: dict) -> None:
+    """Answer one request: every query on one connection, inside one read transaction,
+    so that all tables come from the same snapshot of the store even while another
+    process writes to it (a run never joins orders of one state to lines of another)."""
+    import adbc_driver_sqlite.dbapi as adbc
+
     out = Path(request["out"])
-    for i, (sql, params) in enumerate(request["queries"]):
-        table = _read(request["db"], sql, params)
-        with (
-            pa.OSFile(str(out / f"{i}.arrow"), "wb") as sink,
-            pa.ipc.new_file(sink, table.schema) as writer,
-        ):
-            writer.write_table(table)
+    with adbc.connect(request["db"], autocommit=False) as con:
+        for i, (sql, params) in enumerate(request["queries"]):
+            table = _read(con, sql, params)
+            with (
+                pa.OSFile(str(out / f"{i}.arrow"), "wb") as sink,
+                pa.ipc.new_file(sink, table.schema) as writer,
+            ):
+                writer.write_table(table)
+        con.rollback()
 
 
 def main() -> None:
