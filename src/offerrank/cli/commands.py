@@ -126,6 +126,7 @@ def run(
     """
     from offerrank.cli.report import print_run_summary
     from offerrank.pipeline.daily import run_range
+    from offerrank.progress import rich_progress
 
     state: State = ctx.obj
     if date_ and (first or last):
@@ -139,7 +140,7 @@ def run(
     else:
         raise typer.BadParameter("give --date, or both --from and --to", param_hint="--date")
     verbose = not (state.quiet or state.json)
-    with user_errors():
+    with user_errors(), rich_progress(err_console, enabled=verbose):
         settings = state.settings(top_k=top_k, engine=engine)
         results = run_range(
             settings,
@@ -190,9 +191,10 @@ def features(
     Example: offerrank features --date 2026-02-16 --pairs pairs.csv --out features.csv
     """
     from offerrank.cli.features import write_features
+    from offerrank.progress import rich_progress
 
     state: State = ctx.obj
     as_of = parse_date(date_)
-    with user_errors():
+    with user_errors(), rich_progress(err_console, enabled=not (state.quiet or state.json)):
         n = write_features(state.settings(), as_of, pairs, out)
     emit(state, {"rows": n, "out": str(out)}, f"wrote {n} rows to {out}")

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from offerrank.config import Settings
 from offerrank.features.compute import FEATURE_COLUMNS, compute_features
-from offerrank.training.models import Ranker, predict_proba
+from offerrank.training.models import Ranker, predict_proba_chunked
 
 
 def feature_matrix(features: pa.Table) -> np.ndarray:
@@ -58,7 +58,7 @@ def score_pairs(
         label_window_days=settings.label_window_days,
     )
     X = feature_matrix(feats)
-    scores = predict_proba(model, X) if X.shape[0] else np.zeros(0)
+    scores = predict_proba_chunked(model, X)
     return Scored(feats, X, scores)
 
 

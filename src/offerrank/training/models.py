@@ -19,6 +19,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
+from offerrank.progress import lightgbm_callback, progress_task
+
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
@@ -38,6 +40,27 @@ def predict_proba(model: Ranker, X: np.ndarray) -> np.ndarray:
     return sigmoid(model.raw_log_odds(X) + model.log_odds_shift)
 
 
+SCORE_CHUNK_ROWS = 200_000
+
+
+def predict_proba_chunked(
+    model: Ranker, X: np.ndarray, chunk_rows: int = SCORE_CHUNK_ROWS
+) -> np.ndarray:
+    """predict_proba over blocks of rows, one progress tick per block.
+
+    Every row's score depends on that row alone, so the scores equal predict_proba's;
+    the blocks only let a long scoring show progress (and bound the temporary copies).
+    """
+    n = X.shape[0]
+    scores = np.empty(n, dtype=np.float64)
+    with progress_task("scoring", total=n) as advance:
+        for lo in range(0, n, chunk_rows):
+            hi = min(lo + chunk_rows, n)
+            scores[lo:hi] = predict_proba(model, X[lo:hi])
+            advance(hi - lo)
+    return scores
+
+
 @dataclass
 class LogisticModel:
     """Standardised logistic regression kept as plain numbers: mean, scale, coefficients."""
@@ -50,7 +73,13 @@ class LogisticModel:
     kind: str = "logistic_regression"
 
     def raw_log_odds(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.mean) / self.scale) @ self.coef + self.intercept
+        """Summed feature by feature, in a fixed order: a row's score is then bit for bit
+        the same whatever batch it is scored in (a BLAS product's rounding depends on the
+        batch size), so chunked scoring and a single pair's explanation agree exactly."""
+        z = np.full(X.shape[0], self.intercept, dtype=np.float64)
+        for j in range(X.shape[1]):
+            z += ((X[:, j] - self.mean[j]) / self.scale[j]) * self.coef[j]
+        return z
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Coefficient times standardised value per feature, then the bias column (log-odds)."""
@@ -108,7 +137,9 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, seed: int, c: float = 1.0) -> Log
     scale = X.std(axis=0)
     scale[scale == 0] = 1.0
     lr = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-    lr.fit((X - mean) / scale, y)
+    with progress_task("logistic regression", total=1) as advance:
+        lr.fit((X - mean) / scale, y)
+        advance()
     return LogisticModel(mean, scale, lr.coef_[0].copy(), float(lr.intercept_[0]))
 
 
@@ -149,19 +180,23 @@ def fit_lightgbm(
     )
     fit_set = lgb.Dataset(X_fit, y_fit, free_raw_data=True)
     stop_set = lgb.Dataset(X_stop, y_stop, reference=fit_set)
-    booster = lgb.train(
-        params,
-        fit_set,
-        num_boost_round=max_rounds,
-        valid_sets=[stop_set],
-        callbacks=[lgb.early_stopping(50, verbose=False)],
-    )
+    with progress_task("LightGBM rounds (early stopping)", total=max_rounds) as advance:
+        booster = lgb.train(
+            params,
+            fit_set,
+            num_boost_round=max_rounds,
+            valid_sets=[stop_set],
+            callbacks=[lgb.early_stopping(50, verbose=False), lightgbm_callback(advance)],
+        )
     params["best_iteration"] = booster.best_iteration
-    booster = lgb.train(
-        {k: v for k, v in params.items() if k != "best_iteration"},
-        lgb.Dataset(X, y),
-        num_boost_round=max(booster.best_iteration, 10),
-    )
+    rounds = max(booster.best_iteration, 10)
+    with progress_task("LightGBM rounds (final fit)", total=rounds) as advance:
+        booster = lgb.train(
+            {k: v for k, v in params.items() if k != "best_iteration"},
+            lgb.Dataset(X, y),
+            num_boost_round=rounds,
+            callbacks=[lightgbm_callback(advance)],
+        )
     return LightGBMModel(booster), params
 
 

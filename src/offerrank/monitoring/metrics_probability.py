@@ -1,0 +1,64 @@
+"""Metrics of scores read as probabilities or as a classifier: Brier, ROC, calibration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import roc_curve
+
+from offerrank.monitoring.metrics_base import _vector
+
+
+def brier(labels: Any, probs: Any) -> float:
+    """Brier score: mean squared difference between predicted probability and label."""
+    y, p = _vector(labels), _vector(probs)
+    if y.size == 0:
+        raise ValueError("brier needs at least one impression")
+    return float(np.mean((p - y) ** 2))
+
+
+def roc_curve_points(
+    labels: Any, scores: Any, max_points: int = 200
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(false positive rates, true positive rates) of the ROC curve, at most `max_points`.
+
+    Thinned by keeping evenly spaced points of sklearn's curve, always including (0, 0)
+    and (1, 1). None when only one class is present.
+    """
+    y, s = _vector(labels), _vector(scores)
+    if y.size == 0 or y.min() == y.max():
+        return None
+    fpr, tpr, _ = roc_curve(y, s)
+    if fpr.size > max_points:
+        keep = np.unique(np.rint(np.linspace(0, fpr.size - 1, max_points)).astype(np.int64))
+        fpr, tpr = fpr[keep], tpr[keep]
+    return fpr, tpr
+
+
+def calibration_table(labels: Any, probs: Any, bins: int = 10) -> list[dict[str, float]]:
+    """Rows of a reliability plot over quantile bins of the predicted probability.
+
+    Bin edges are the quantiles of `probs` at 0, 1/bins, ..., 1 (deduplicated); each row
+    has lower, upper, count, mean_predicted and observed_rate (share of positives).
+    """
+    y, p = _vector(labels), _vector(probs)
+    if p.size == 0:
+        return []
+    edges = np.unique(np.quantile(p, np.linspace(0.0, 1.0, bins + 1)))
+    n_bins = max(edges.size - 1, 1)
+    idx = np.searchsorted(edges[1:-1], p, side="right")
+    count = np.bincount(idx, minlength=n_bins)
+    pred = np.bincount(idx, weights=p, minlength=n_bins)
+    obs = np.bincount(idx, weights=y, minlength=n_bins)
+    upper = edges[1:] if edges.size > 1 else edges
+    return [
+        {
+            "lower": float(edges[i]),
+            "upper": float(upper[i]),
+            "count": int(count[i]),
+            "mean_predicted": float(pred[i] / count[i]),
+            "observed_rate": float(obs[i] / count[i]),
+        }
+        for i in np.flatnonzero(count)
+    ]
