@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/bench_daily_run.py --preset medium [--db PATH] [--repeat 1]
 
-Runs 2026-02-16 (a Monday: retrain) and 2026-02-17 (loads the model), each in a fresh
-subprocess so that its peak resident memory is its own. Targets on 2 cores for
-`medium`: with retraining < 90 s, without < 30 s, peak memory < 6 GB, the chosen
-model's validation AUC within 0.02 of the oracle AUC.
+Runs 2026-02-16 (a Monday: retrain; the history cache starts empty, so this run also
+fills it), 2026-02-17 (loads the model; warm cache) and 2026-02-17 again with the
+history cache off (every table read from SQLite), each in a fresh subprocess so that its
+peak resident memory is its own. Targets on 2 cores for `medium`: with retraining < 90 s,
+without < 30 s, peak memory < 6 GB, the chosen model's validation AUC within 0.02 of the
+oracle AUC.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from datetime import date
 from pathlib import Path
 from offerrank.config import Settings
 from offerrank.pipeline.daily import run_daily
-s = Settings(db_path=Path(sys.argv[1]), artifacts_dir=Path(sys.argv[2]))
+s = Settings(db_path=Path(sys.argv[1]), artifacts_dir=Path(sys.argv[2]),
+             history_cache=sys.argv[4] == "1")
 t0 = time.perf_counter()
 r = run_daily(s, date.fromisoformat(sys.argv[3]))
 print(json.dumps({"seconds": time.perf_counter() - t0, "metrics": r.metrics,
@@ -37,10 +40,10 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "metrics": r.metrics,
 """
 
 
-def run_once(db: Path, models: Path, day: str) -> tuple[dict, float]:
+def run_once(db: Path, models: Path, day: str, cache: bool) -> tuple[dict, float]:
     """One daily run in a fresh interpreter; returns its result and its own peak RSS in MB."""
     out = subprocess.run(
-        [sys.executable, "-c", RUN, str(db), str(models), day],
+        [sys.executable, "-c", RUN, str(db), str(models), day, "1" if cache else "0"],
         capture_output=True,
         text=True,
         check=True,
@@ -64,20 +67,25 @@ def main() -> None:
         t0 = time.perf_counter()
         generate_world(source, preset=args.preset, seed=7)
         print(f"generated {args.preset} in {time.perf_counter() - t0:.1f} s")
-    results: dict[str, list[dict]] = {"retrain": [], "load": []}
-    peaks: dict[str, float] = {"retrain": 0.0, "load": 0.0}
+    kinds = (
+        ("retrain", "2026-02-16", True),
+        ("load", "2026-02-17", True),
+        ("load, no cache", "2026-02-17", False),
+    )
+    results: dict[str, list[dict]] = {kind: [] for kind, _, _ in kinds}
+    peaks: dict[str, float] = {kind: 0.0 for kind, _, _ in kinds}
     for i in range(args.repeat):
         db, models = work / f"run{i}.db", work / f"models{i}"
         shutil.copy(source, db)
-        for kind, day in (("retrain", "2026-02-16"), ("load", "2026-02-17")):
-            res, peak = run_once(db, models, day)
+        for kind, day, cache in kinds:
+            res, peak = run_once(db, models, day, cache)
             results[kind].append(res)
             peaks[kind] = max(peaks[kind], peak)
     print(f"\npreset {args.preset}, {args.repeat} repeat(s), 2 cores")
     for kind, runs in results.items():
         secs = statistics.median(r["seconds"] for r in runs)
         each = ", ".join(f"{r['seconds']:.1f}" for r in runs)
-        print(f"\n{kind:8s} median {secs:7.2f} s ({each})   peak RSS {peaks[kind]:8.0f} MB")
+        print(f"\n{kind:14s} median {secs:7.2f} s ({each})   peak RSS {peaks[kind]:8.0f} MB")
         for i, (step, status, _) in enumerate(runs[0]["steps"]):
             step_median = statistics.median(r["steps"][i][2] for r in runs)
             print(f"    {step:11s} {status:8s} {step_median:7.2f} s (median)")

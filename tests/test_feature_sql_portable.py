@@ -16,12 +16,13 @@ def test_every_stage_of_every_plan_and_the_final_query_ship_as_sql_files() -> No
     assert files | {"pair_features", "impression_labels"} == set(NAMES)
 
 
-def test_the_plans_differ_only_in_their_by_join_stages() -> None:
-    window, join = PLAN_FILES["window"], PLAN_FILES["join"]
-    assert window.keys() == join.keys()
-    changed = {stage for stage in window if window[stage] != join[stage]}
+@pytest.mark.parametrize(("plan", "suffix"), [("join", "_by_join"), ("single", "_single")])
+def test_the_plans_differ_only_in_their_windowed_stages(plan: str, suffix: str) -> None:
+    window, other = PLAN_FILES["window"], PLAN_FILES[plan]
+    assert window.keys() == other.keys()
+    changed = {stage for stage in window if window[stage] != other[stage]}
     assert changed == {"category_window", "customer_totals", "product_window"}
-    assert all(join[stage] == f"{stage}_by_join" for stage in changed)
+    assert all(other[stage] == f"{stage}{suffix}" for stage in changed)
 
 
 @pytest.mark.parametrize("name", NAMES)

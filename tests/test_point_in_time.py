@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from offerrank.features.compute import (
     FEATURE_COLUMNS,
     JOIN_PLAN,
     JOIN_PLAN_MAX_DATES,
+    SINGLE_PLAN,
     WINDOW_PLAN,
     choose_plan,
     compute_features,
@@ -140,7 +142,7 @@ def _matrix(table: pa.Table) -> np.ndarray:
     seed=st.integers(0, 2**32 - 1),
     n_later=st.integers(1, 30),
     lookback=st.integers(5, 120),
-    plan=st.sampled_from([WINDOW_PLAN, JOIN_PLAN]),
+    plan=st.sampled_from([WINDOW_PLAN, JOIN_PLAN, SINGLE_PLAN]),
 )
 def test_events_dated_t_or_later_change_nothing(
     seed: int, n_later: int, lookback: int, plan: str
@@ -180,12 +182,12 @@ def test_a_row_in_a_batch_of_many_dates_equals_the_row_alone(seed: int, n_rows: 
             "as_of": pa.array(as_of, pa.date32()),
         }
     )
-    # The batch goes through RANGE windows, the row alone through the scoring (join) plan:
+    # The batch goes through RANGE windows, the row alone through the scoring (single) plan:
     # equal rows prove both that batching changes nothing and that the plans agree.
     batch = compute_features_with_plan(con, batch_pairs, WINDOW_PLAN)
     for i in rng.choice(n_rows, min(n_rows, 3), replace=False):
         row = batch_pairs.slice(int(i), 1)
-        assert choose_plan(row) == JOIN_PLAN
+        assert choose_plan(row) == SINGLE_PLAN
         alone = compute_features(con, row)
         np.testing.assert_allclose(_matrix(alone)[0], _matrix(batch)[i], rtol=1e-12, atol=1e-12)
 
@@ -201,24 +203,34 @@ def test_window_and_join_plans_give_the_same_values(
     seed: int, n_rows: int, n_dates: int, lookback: int
 ) -> None:
     rng = np.random.default_rng(seed)
-    con = engine_from_arrow(_store(rng))
     dates = [T - timedelta(days=int(d)) for d in rng.integers(-10, 90, n_dates)]
+    _assert_plan_agrees(
+        rng, [dates[j] for j in rng.integers(0, n_dates, n_rows)], JOIN_PLAN, lookback
+    )
+
+
+def _assert_plan_agrees(
+    rng: np.random.Generator, as_of: list[date], plan: str, lookback: int
+) -> None:
+    """Random pairs (and an unknown customer and offer) as of `as_of`: `plan` gives the
+    values of the window plan."""
+    con = engine_from_arrow(_store(rng))
     pairs = pa.table(
         {
-            "customer_id": rng.integers(1, CUSTOMERS + 2, n_rows),  # + an unknown customer
-            "offer_id": rng.integers(1, OFFERS + 2, n_rows),  # + an unknown offer
-            "as_of": pa.array([dates[j] for j in rng.integers(0, n_dates, n_rows)], pa.date32()),
+            "customer_id": rng.integers(1, CUSTOMERS + 2, len(as_of)),
+            "offer_id": rng.integers(1, OFFERS + 2, len(as_of)),
+            "as_of": pa.array(as_of, pa.date32()),
         }
     )
     window = compute_features_with_plan(con, pairs, WINDOW_PLAN, lookback_days=lookback)
-    join = compute_features_with_plan(con, pairs, JOIN_PLAN, lookback_days=lookback)
+    other = compute_features_with_plan(con, pairs, plan, lookback_days=lookback)
     assert window.select(["customer_id", "offer_id", "as_of"]).equals(
-        join.select(["customer_id", "offer_id", "as_of"])
+        other.select(["customer_id", "offer_id", "as_of"])
     )
-    np.testing.assert_allclose(_matrix(join), _matrix(window), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_matrix(other), _matrix(window), rtol=1e-12, atol=1e-12)
 
 
-def test_few_dates_take_the_join_plan_and_many_the_window_plan() -> None:
+def test_one_date_takes_the_single_plan_a_few_the_join_plan_and_many_the_window() -> None:
     def pairs_on(n_dates: int) -> pa.Table:
         as_of = [T - timedelta(days=d) for d in range(n_dates)]
         return pa.table(
@@ -229,6 +241,34 @@ def test_few_dates_take_the_join_plan_and_many_the_window_plan() -> None:
             }
         )
 
-    assert choose_plan(pairs_on(1)) == JOIN_PLAN
+    assert choose_plan(pairs_on(1)) == SINGLE_PLAN
+    assert choose_plan(pairs_on(2)) == JOIN_PLAN
     assert choose_plan(pairs_on(JOIN_PLAN_MAX_DATES)) == JOIN_PLAN
     assert choose_plan(pairs_on(JOIN_PLAN_MAX_DATES + 1)) == WINDOW_PLAN
+
+
+@FAST
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_rows=st.integers(1, 60),
+    day=st.integers(-10, 90),
+    lookback=st.integers(1, 120),
+)
+def test_single_date_plan_gives_the_values_of_the_window_plan(
+    seed: int, n_rows: int, day: int, lookback: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    _assert_plan_agrees(rng, [T - timedelta(days=day)] * n_rows, SINGLE_PLAN, lookback)
+
+
+def test_single_plan_refuses_a_batch_of_several_dates() -> None:
+    con = engine_from_arrow(_store(np.random.default_rng(0)))
+    pairs = pa.table(
+        {
+            "customer_id": [1, 1],
+            "offer_id": [1, 1],
+            "as_of": pa.array([T, T - timedelta(days=1)], pa.date32()),
+        }
+    )
+    with pytest.raises(ValueError, match="one as_of date"):
+        compute_features_with_plan(con, pairs, SINGLE_PLAN)

@@ -36,6 +36,9 @@ class Settings(BaseModel):
     reports_dir: Path = Path("reports")
 
     # features
+    history_cache: bool = Field(
+        True, description="keep checked history as Arrow beside the store (read only new rows)"
+    )
     lookback_days: int = Field(90, ge=1)
     label_window_days: int = Field(7, ge=0)
 
@@ -51,6 +54,24 @@ class Settings(BaseModel):
     max_candidates_per_customer: int = Field(40, ge=1)
     popular_per_segment: int = Field(15, ge=0)
     cold_start_offers: int = Field(20, ge=1)
+
+    # ranking key and serving (docs/simulation.md: propensity semantics)
+    rank_by: str = Field(
+        "probability", description="probability | expected_margin (probability x unit margin)"
+    )
+    serving: str = Field(
+        "greedy", description="greedy | epsilon | plackett_luce: how the served top K is chosen"
+    )
+    exploration_epsilon: float = Field(
+        0.1, ge=0, le=1, description="epsilon serving: share of customers given a random list"
+    )
+    exploration_temperature: float = Field(
+        1.0, gt=0, description="plackett_luce serving: weights are key ** (1 / temperature)"
+    )
+    serving_seed: int = Field(0, description="seed of the serving draws (mixed with the date)")
+    propensity_draws: int = Field(
+        1000, ge=10, description="Monte Carlo draws for Plackett-Luce inclusion propensities"
+    )
 
     # explanations: scored pairs whose feature contributions are kept per run
     explain_sample: int = Field(2000, ge=0)
@@ -78,9 +99,28 @@ class Settings(BaseModel):
             raise ValueError(f"engine must be 'duckdb' or 'spark', not {v!r}")
         return v
 
+    @field_validator("rank_by")
+    @classmethod
+    def _known_rank_by(cls, v: str) -> str:
+        if v not in {"probability", "expected_margin"}:
+            raise ValueError(f"rank_by must be 'probability' or 'expected_margin', not {v!r}")
+        return v
+
+    @field_validator("serving")
+    @classmethod
+    def _known_serving(cls, v: str) -> str:
+        if v not in {"greedy", "epsilon", "plackett_luce"}:
+            raise ValueError(f"serving must be 'greedy', 'epsilon' or 'plackett_luce', not {v!r}")
+        return v
+
     @property
     def models_dir(self) -> Path:
         return self.artifacts_dir or self.db_path.parent / "models"
+
+    @property
+    def cache_dir(self) -> Path | None:
+        """Where the history cache lives: `<db folder>/cache/<db name>`, or None if off."""
+        return self.db_path.parent / "cache" / self.db_path.stem if self.history_cache else None
 
     def as_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True)

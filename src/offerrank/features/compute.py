@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from offerrank.features.engine import build_impression_labels, label_window_of
 from offerrank.features.queries import build_table, read_arrow
+from offerrank.progress import track
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     # customer
@@ -48,9 +49,11 @@ KEY_COLUMNS: tuple[str, ...] = ("customer_id", "offer_id", "as_of")
 # How the per-(key, as_of) window sums are built. WINDOW_PLAN: RANGE frames over daily
 # aggregates, one sort per key for any number of as_of dates (training). JOIN_PLAN: each
 # (key, as_of) joined to the daily rows of its own window, then grouped; it reads every
-# daily row once per as_of date, which is cheapest for a scoring day (one date).
+# daily row once per as_of date, which is cheapest for a few dates. SINGLE_PLAN: one as_of
+# date (a scoring day) shares one window, so the lines in it are grouped directly.
 WINDOW_PLAN = "window"
 JOIN_PLAN = "join"
+SINGLE_PLAN = "single"
 # Up to this many distinct as_of dates the join plan wins on the medium world (measured
 # with bench/bench_features.py: at 4 dates it still beats the window plan, at 8 they tie).
 JOIN_PLAN_MAX_DATES = 4
@@ -71,6 +74,7 @@ STAGES: tuple[str, ...] = _SHARED_HEAD + _PLANNED + _SHARED_TAIL
 PLAN_FILES: dict[str, dict[str, str]] = {
     WINDOW_PLAN: {stage: stage for stage in STAGES},
     JOIN_PLAN: {stage: f"{stage}_by_join" if stage in _PLANNED else stage for stage in STAGES},
+    SINGLE_PLAN: {stage: f"{stage}_single" if stage in _PLANNED else stage for stage in STAGES},
 }
 # Daily aggregates read by exactly one later stage: a view lets that stage stream them
 # instead of writing (and compressing) millions of rows into a table first.
@@ -102,8 +106,10 @@ def _schema() -> pa.Schema:
 
 
 def choose_plan(query: pa.Table) -> str:
-    """JOIN_PLAN when the batch asks about few distinct as_of dates, else WINDOW_PLAN."""
+    """SINGLE_PLAN for one as_of date, JOIN_PLAN for a few, else WINDOW_PLAN."""
     n_dates = len(pc.unique(query.column("as_of")))
+    if n_dates <= 1:
+        return SINGLE_PLAN
     return JOIN_PLAN if n_dates <= JOIN_PLAN_MAX_DATES else WINDOW_PLAN
 
 
@@ -140,11 +146,14 @@ def compute_features_with_plan(
     if label_window_of(con) != label_window_days:
         build_impression_labels(con, label_window_days)
     query = _query_pairs(pairs)
-    files = PLAN_FILES[plan or choose_plan(query)]
+    plan = plan or choose_plan(query)
+    if plan == SINGLE_PLAN and len(pc.unique(query.column("as_of"))) > 1:
+        raise ValueError("the single plan takes one as_of date; this batch has several")
+    files = PLAN_FILES[plan]
     params = {"lookback": lookback_days, "label_window": label_window_days}
     con.register(QUERY_TABLE, query)
     try:
-        for stage in STAGES:
+        for stage in track(STAGES, "features"):
             build_table(con, files[stage], params, into=stage, view=stage in VIEW_STAGES)
         result = read_arrow(con, "pair_features", params)
     finally:

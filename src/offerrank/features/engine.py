@@ -13,11 +13,13 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from offerrank.errors import ContractViolation
 from offerrank.features.queries import build_table
 from offerrank.store.contract import INPUT_TABLES, Column, Table
 from offerrank.store.db import query_arrow_many
+from offerrank.store.history_cache import TableRead, read_through
 
 DEFAULT_LABEL_WINDOW_DAYS = 7
 META_TABLE = "offerrank_engine_meta"
@@ -59,8 +61,18 @@ def _select_list(columns: tuple[Column, ...], templates: dict[str, str]) -> str:
 _PROBE = {"int": "0", "flag": "0", "real": "0.5", "text": "''", "date": "''"}
 
 
-def read_store_tables(db_path: Path, *, since: date | None = None) -> dict[str, pa.Table]:
-    """Read every contract table from the SQLite store as Arrow, through ADBC."""
+def read_store_tables(
+    db_path: Path, *, since: date | None = None, cache_dir: Path | None = None
+) -> dict[str, pa.Table]:
+    """Read every contract table from the SQLite store as Arrow, through ADBC.
+
+    With `cache_dir`, rows already checked against the contract come from the history
+    cache (`store.history_cache`) and only newer rows from SQLite; same tables either way.
+    """
+    if cache_dir is not None:
+        cached = _read_cached(db_path, cache_dir, since)
+        if cached is not None:
+            return cached
     queries: list[tuple[str, tuple[str, ...]]] = []
     for table in INPUT_TABLES:
         probe = ", ".join(f"{_PROBE[c.kind]} AS {c.name}" for c in table.columns)
@@ -72,6 +84,31 @@ def read_store_tables(db_path: Path, *, since: date | None = None) -> dict[str, 
         queries.append((f"SELECT {probe} UNION ALL {sql}", params))
     results = query_arrow_many(db_path, queries)
     return {t.name: r.slice(1) for t, r in zip(INPUT_TABLES, results, strict=True)}
+
+
+def _read_cached(db_path: Path, cache_dir: Path, since: date | None) -> dict[str, pa.Table] | None:
+    reads = {
+        t.name: TableRead(
+            probe=", ".join(f"{_PROBE[c.kind]} AS {c.name}" for c in t.columns),
+            select=f"SELECT {_select_list(t.columns, _SQLITE_READ)}",
+        )
+        for t in INPUT_TABLES
+    }
+    found = read_through(Path(db_path), cache_dir, reads)
+    if found is None:
+        return None
+    tables, _ = found
+    return tables if since is None else _since(tables, since)
+
+
+def _since(tables: dict[str, pa.Table], since: date) -> dict[str, pa.Table]:
+    """The `_SINCE_FILTER` of the SQL path, on Arrow: orders dated on or after `since`
+    (ISO text compares as dates) and the lines of those orders."""
+    orders = tables["orders"]
+    orders = orders.filter(pc.greater_equal(orders.column("order_date"), since.isoformat()))
+    items = tables["order_items"]
+    keep = pc.is_in(items.column("order_id"), value_set=orders.column("order_id").combine_chunks())
+    return {**tables, "orders": orders, "order_items": items.filter(keep)}
 
 
 def _load_table(con: duckdb.DuckDBPyConnection, table: Table, data: pa.Table) -> None:
@@ -133,6 +170,7 @@ def open_engine(
     *,
     since: date | None = None,
     label_window_days: int = DEFAULT_LABEL_WINDOW_DAYS,
+    cache_dir: Path | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Read the store once (Arrow via ADBC) into an in-memory DuckDB ready for features.
 
@@ -140,6 +178,5 @@ def open_engine(
     lookback window. Impressions and redemptions are always read whole, because the
     historical redemption rate counts every mature impression.
     """
-    return engine_from_arrow(
-        read_store_tables(Path(db_path), since=since), label_window_days=label_window_days
-    )
+    tables = read_store_tables(Path(db_path), since=since, cache_dir=cache_dir)
+    return engine_from_arrow(tables, label_window_days=label_window_days)

@@ -11,6 +11,8 @@ import sqlite3
 from datetime import datetime, timezone
 
 from offerrank.store.db import transaction
+from offerrank.store.watermarks import DDL as WATERMARKS_DDL
+from offerrank.store.watermarks import IDENTITY_DDL
 
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
@@ -71,6 +73,37 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             """CREATE TABLE IF NOT EXISTS run_curves (
                 run_date TEXT NOT NULL, name TEXT NOT NULL, curve_json TEXT NOT NULL,
                 PRIMARY KEY (run_date, name))""",
+        ),
+    ),
+    (
+        3,
+        "serving propensities",
+        (
+            # Probability that the serving policy put the pair in the served list (its
+            # inclusion propensity); 1.0 under greedy serving, NULL for rows written before.
+            "ALTER TABLE recommendations ADD COLUMN propensity REAL",
+        ),
+    ),
+    (
+        4,
+        "contract watermarks",
+        (
+            # Per input table, the highest rowid checked against the contract; the
+            # triggers that reset it are installed by `watermarks.ensure` at check time.
+            WATERMARKS_DDL,
+            *IDENTITY_DDL,
+        ),
+    ),
+    (
+        5,
+        "candidate recall by day",
+        (
+            # Candidate recall of one shown date under one version of the rules
+            # (pipeline/recall_days.py): consecutive runs reuse the days they share.
+            """CREATE TABLE candidate_recall_days (
+                shown_date TEXT NOT NULL, rules_key TEXT NOT NULL,
+                positives INTEGER NOT NULL, hits INTEGER NOT NULL,
+                PRIMARY KEY (shown_date, rules_key))""",
         ),
     ),
 )
