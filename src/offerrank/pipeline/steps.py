@@ -11,12 +11,15 @@ import pyarrow as pa
 
 from offerrank.errors import RunError
 from offerrank.features.engine import open_engine
+from offerrank.pipeline import recall_days
 from offerrank.pipeline.context import RunContext
 from offerrank.pipeline.curves import store_curves
 from offerrank.pipeline.retrain import retrain_reason
 from offerrank.pipeline.runs import StepSkipped
-from offerrank.ranking.candidates import candidate_recall, generate_candidates
-from offerrank.ranking.rank import rank_within_customer, score_pairs, top_k
+from offerrank.ranking.candidates import candidate_recall, generate_candidates, rules_key
+from offerrank.ranking.margin import ranking_key_for
+from offerrank.ranking.rank import rank_within_customer, score_pairs
+from offerrank.ranking.serving import served_top_k
 from offerrank.store.db import insert_arrow
 from offerrank.training.dataset import last_mature_day, training_split
 from offerrank.training.registry import ArtifactProblem, load_active, save_model
@@ -48,7 +51,7 @@ def step_features(ctx: RunContext) -> str:
     else:
         first_day = last_mature_day(ctx.run_date, s) - timedelta(days=s.eval_days - 1)
     earliest = first_day - timedelta(days=s.lookback_days)
-    ctx.engine = open_engine(s.db_path, since=earliest)
+    ctx.engine = open_engine(s.db_path, since=earliest, cache_dir=s.cache_dir)
     con = ctx.engine
     first_order = con.sql("SELECT MIN(order_date) FROM orders").fetchall()[0][0]
     if first_order is None or first_order >= ctx.run_date:
@@ -110,9 +113,9 @@ def step_candidates(ctx: RunContext) -> str:
     n = ctx.candidates.num_rows
     customers = len(np.unique(ctx.candidates.column("customer_id").to_numpy())) if n else 0
     last = last_mature_day(ctx.run_date, s)
-    recall, positives = candidate_recall(
-        ctx.engine, last - timedelta(days=s.eval_days - 1), last, s
-    )
+    first, key = last - timedelta(days=s.eval_days - 1), rules_key(s)
+    known = recall_days.load_known(ctx.store, key, first, last)
+    recall, positives, days = candidate_recall(ctx.engine, first, last, s, known)
     ctx.put_metrics(
         {
             "candidate_pool_size": n,
@@ -121,6 +124,8 @@ def step_candidates(ctx: RunContext) -> str:
             "candidate_recall_positives": positives,
         }
     )
+    with ctx.outputs() as con:
+        recall_days.save_days(con, key, days)
     if ctx.active_offers == 0:
         return "no active offers on this date: no candidates"
     recall_txt = "n/a" if recall is None else f"{recall:.3f} of {positives} recent positives"
@@ -135,8 +140,9 @@ def step_rank(ctx: RunContext) -> str:
     feats, scores = scored.features, scored.scores
     ctx.scoring_features, ctx.scoring_matrix, ctx.scores = feats, scored.X, scores
     cust, offer = feats.column("customer_id").to_numpy(), feats.column("offer_id").to_numpy()
-    ctx.ranks = rank_within_customer(cust, offer, scores)
-    ranked = top_k(cust, offer, scores, s.top_k, rank=ctx.ranks)
+    key = ranking_key_for(ctx.engine, offer, scores, s.rank_by)  # probability or exp. margin
+    ctx.ranks = rank_within_customer(cust, offer, key)
+    ranked = served_top_k(cust, offer, scores, key, s, ctx.run_date, rank=ctx.ranks)
     n = ranked.num_rows
     recs = ranked.append_column(
         "run_date", pa.repeat(pa.scalar(ctx.day, pa.string()), n)
