@@ -48,7 +48,11 @@ def model_version(run_date: date, kind: str) -> str:
 
 def train_models(con: duckdb.DuckDBPyConnection, run_date: date, settings: Settings) -> TrainResult:
     """Fit LR and LightGBM, pick by validation AUC, calibrate; RunError when data is too thin."""
-    data = build_training_data(con, run_date, settings)
+    return fit_models(build_training_data(con, run_date, settings), run_date, settings)
+
+
+def fit_models(data: TrainingData, run_date: date, settings: Settings) -> TrainResult:
+    """train_models on a training set built by any engine (DuckDB here, Spark at scale)."""
     tr, va = data.train, data.validation
     if tr.positives < MIN_POSITIVES or tr.n - tr.positives < MIN_POSITIVES:
         raise RunError(

@@ -1,0 +1,248 @@
+"""The daily run's steps on Spark (`engine = "spark"`): features, training set, candidates,
+scoring and evaluation run as Spark SQL and Spark jobs; model fitting, the top-K choice
+over the collected scores, drift and explanations run on the driver, exactly as on DuckDB.
+
+Outputs go to the SQLite store through the same tables and transactions as the DuckDB
+steps. Run state lives in the shared session: the contract tables and labels as cached
+temp views, today's candidates as `run_candidates`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from offerrank.errors import OfferrankError, RunError
+from offerrank.pipeline import recall_days
+from offerrank.pipeline.context import RunContext
+from offerrank.pipeline.curves import store_curves
+from offerrank.pipeline.evaluation import step_drift
+from offerrank.pipeline.explain_step import step_explain
+from offerrank.pipeline.runs import StepSkipped
+from offerrank.pipeline.steps import plan_model
+from offerrank.ranking.candidates import rules_key
+from offerrank.ranking.margin import UNIT_MARGIN_SQL, ranking_key
+from offerrank.ranking.rank import feature_matrix, rank_within_customer
+from offerrank.ranking.serving import served_top_k
+from offerrank.spark.candidates import spark_candidate_recall, spark_candidates
+from offerrank.spark.evaluation import step_evaluate
+from offerrank.spark.features import number_pairs, spark_features, typed_features
+from offerrank.spark.scoring import SCORE_COLUMN, score_frame
+from offerrank.spark.session import get_spark
+from offerrank.spark.sql import run_sql
+from offerrank.spark.tables import build_labels, load_parquet, load_store
+from offerrank.store.db import insert_arrow
+from offerrank.training.dataset import last_mature_day, training_split
+from offerrank.training.registry import load_active, save_model
+from offerrank.training.train import fit_models
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+INPUT_ENV = "OFFERRANK_SPARK_INPUT"  # a Parquet folder; unset: read the SQLite store
+CANDIDATES_VIEW = "run_candidates"
+
+
+def one_row(frame: DataFrame) -> tuple:
+    """The single row of an aggregate query, as a tuple."""
+    row = frame.first()
+    assert row is not None, "an aggregate without GROUP BY returns one row"
+    return tuple(row)
+
+
+def step_features(ctx: RunContext) -> str:
+    """Register the contract tables (Parquet or the store) and the labels; check the date."""
+    s = ctx.settings
+    plan_model(ctx)
+    if ctx.retrain_reason:
+        first_day = training_split(ctx.run_date, s).train.first
+    else:
+        first_day = last_mature_day(ctx.run_date, s) - timedelta(days=s.eval_days - 1)
+    earliest = first_day - timedelta(days=s.lookback_days)
+    spark = get_spark()
+    spark.catalog.clearCache()  # whatever an earlier run (or a failed one) left cached
+    folder = os.environ.get(INPUT_ENV)
+    if folder:
+        load_parquet(spark, Path(folder), since=earliest)
+    else:
+        load_store(spark, s.db_path, since=earliest)
+    build_labels(spark, s.label_window_days)
+    day = {"d": ctx.run_date}
+    first_order = one_row(spark.sql("SELECT MIN(order_date) FROM orders"))[0]
+    if first_order is None or first_order >= ctx.run_date:
+        raise RunError(
+            f"no orders before {ctx.day}: the store's data starts "
+            f"{first_order or 'nowhere (no orders)'}; choose a later --date"
+        )
+    ctx.active_offers = one_row(
+        spark.sql("SELECT COUNT(*) FROM offers WHERE start_date <= :d AND end_date >= :d", args=day)
+    )[0]
+    eligible = one_row(
+        spark.sql(
+            "SELECT COUNT(*) FROM customers WHERE signup_date IS NULL OR signup_date <= :d",
+            args=day,
+        )
+    )[0]
+    ctx.put_metrics({"active_offers": ctx.active_offers, "eligible_customers": eligible})
+    source = f"Parquet {folder}" if folder else "the store"
+    return f"{ctx.active_offers} active offers, {eligible} eligible customers (Spark, {source})"
+
+
+def step_train(ctx: RunContext) -> str:
+    """pipeline.steps.step_train with the training set built on Spark."""
+    from offerrank.spark.training import spark_training_data
+
+    s = ctx.settings
+    active, reason = ctx.active, ctx.retrain_reason
+    if reason is None:
+        assert active is not None
+        ctx.model = active
+        ctx.put_metrics({"retrained": 0})
+        raise StepSkipped(f"using {active.version} (no retrain due: not a scheduled day, no drift)")
+    try:
+        data = spark_training_data(get_spark(), ctx.run_date, s)
+        result = fit_models(data, ctx.run_date, s)
+    except RunError as exc:
+        if active is None:
+            raise
+        ctx.model = active
+        ctx.put_metrics({"retrained": 0})
+        raise StepSkipped(
+            f"retrain due ({reason}) but too few mature labels; kept {active.version}"
+        ) from exc
+    ctx.put_metrics({"retrained": 1, **result.metrics})
+    with ctx.outputs() as con:  # the registry switch, its curves and metrics: one swap
+        save_model(con, s.models_dir, result.version, result.model, result.sidecar)
+        store_curves(ctx, validation=(result.data.validation.y, result.validation_scores))
+    ctx.model = load_active(ctx.store)
+    ctx.retrained = True
+    m = result.metrics
+    auc_lr, auc_gbm = m.get("val_auc_lr", float("nan")), m.get("val_auc_lgbm", float("nan"))
+    return (
+        f"retrained ({reason}): {result.version}; validation AUC LR {auc_lr:.4f},"
+        f" LightGBM {auc_gbm:.4f}; {int(m['train_rows'])} training rows"
+        f" ({int(m['train_positives'])} positive)"
+    )
+
+
+def step_candidates(ctx: RunContext) -> str:
+    """Today's candidates as the cached view `run_candidates`, and the rules' recall."""
+    s, spark = ctx.settings, get_spark()
+    cands = spark_candidates(spark, ctx.run_date, s).cache()
+    cands.createOrReplaceTempView(CANDIDATES_VIEW)
+    n, customers = one_row(
+        spark.sql(f"SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM {CANDIDATES_VIEW}")
+    )
+    last = last_mature_day(ctx.run_date, s)
+    first, key = last - timedelta(days=s.eval_days - 1), rules_key(s)
+    known = recall_days.load_known(ctx.store, key, first, last)
+    recall, positives, days = spark_candidate_recall(spark, first, last, s, known)
+    ctx.put_metrics(
+        {
+            "candidate_pool_size": n,
+            "customers_with_candidates": customers,
+            "candidate_recall": recall,
+            "candidate_recall_positives": positives,
+        }
+    )
+    with ctx.outputs() as con:
+        recall_days.save_days(con, key, days)
+    if ctx.active_offers == 0:
+        return "no active offers on this date: no candidates"
+    recall_txt = "n/a" if recall is None else f"{recall:.3f} of {positives} recent positives"
+    return f"{n} pairs for {customers} customers; candidate recall {recall_txt}"
+
+
+def scored_candidates(ctx: RunContext) -> pa.Table:
+    """Features and calibrated scores of today's candidates, scored on the executors and
+    collected in (customer_id, offer_id) order, the order of the DuckDB path's candidates."""
+    assert ctx.model is not None
+    s, spark = ctx.settings, get_spark()
+    query = spark.sql(
+        f"SELECT customer_id, offer_id, :d AS as_of FROM {CANDIDATES_VIEW}",
+        args={"d": ctx.run_date},
+    )
+    feats = spark_features(
+        spark,
+        number_pairs(query),
+        lookback_days=s.lookback_days,
+        label_window_days=s.label_window_days,
+    )
+    try:
+        table = score_frame(feats, ctx.model.model).orderBy("customer_id", "offer_id").toArrow()
+    finally:
+        feats.unpersist()
+    scores = table.column(SCORE_COLUMN).cast(pa.float64())
+    return typed_features(table).append_column(SCORE_COLUMN, scores)
+
+
+def unit_margins(offer_ids: np.ndarray) -> np.ndarray:
+    """ranking.margin.unit_margin on Spark: the same SQL, for each offer id in input order."""
+    spark = get_spark()
+    ids = np.asarray(offer_ids, dtype=np.int64)
+    query = pa.table({"row_id": np.arange(ids.size, dtype=np.int64), "offer_id": ids})
+    spark.createDataFrame(query).createOrReplaceTempView("margin_query")
+    out = run_sql(spark, UNIT_MARGIN_SQL, {}).toArrow()
+    margin = out.column("unit_margin").to_numpy(zero_copy_only=False).astype(np.float64)
+    if np.isnan(margin).any():
+        missing = np.unique(ids[np.isnan(margin)])[:5].tolist()
+        raise OfferrankError(f"unit margin unknown for offers {missing} (no offer or product)")
+    return margin
+
+
+def step_rank(ctx: RunContext) -> str:
+    """Score every candidate on Spark, choose the top K per customer, replace the date's
+    recommendations (the choice itself is the DuckDB path's, on the collected scores)."""
+    assert ctx.model is not None
+    s = ctx.settings
+    table = scored_candidates(ctx)
+    feats = table.drop_columns([SCORE_COLUMN])
+    scores = table.column(SCORE_COLUMN).to_numpy()
+    ctx.scoring_features, ctx.scoring_matrix, ctx.scores = feats, feature_matrix(feats), scores
+    cust, offer = feats.column("customer_id").to_numpy(), feats.column("offer_id").to_numpy()
+    margin = unit_margins(offer) if s.rank_by == "expected_margin" else None
+    key = ranking_key(scores, margin, s.rank_by)
+    ctx.ranks = rank_within_customer(cust, offer, key)
+    ranked = served_top_k(cust, offer, scores, key, s, ctx.run_date, rank=ctx.ranks)
+    return write_recommendations(ctx, ranked)
+
+
+def write_recommendations(ctx: RunContext, ranked: pa.Table) -> str:
+    """Replace the date's recommendations with `ranked`, as pipeline.steps.step_rank does."""
+    assert ctx.model is not None
+    n = ranked.num_rows
+    recs = ranked.append_column(
+        "run_date", pa.repeat(pa.scalar(ctx.day, pa.string()), n)
+    ).append_column("model_version", pa.repeat(pa.scalar(ctx.model.version, pa.string()), n))
+    customers = len(np.unique(ranked.column("customer_id").to_numpy())) if n else 0
+    ctx.put_metrics(
+        {
+            "recommendations_written": n,
+            "customers_with_recommendations": customers,
+            "top_k": ctx.settings.top_k,
+        }
+    )
+    with ctx.outputs() as con:
+        con.execute("DELETE FROM recommendations WHERE run_date = ?", (ctx.day,))
+        insert_arrow(con, "recommendations", recs)
+    ctx.recommendations = ranked
+    if ctx.active_offers == 0:
+        return "no active offers on this date: 0 recommendations written"
+    return f"{n} recommendations for {customers} customers (model {ctx.model.version}, Spark)"
+
+
+SPARK_STEPS: tuple[tuple[str, Callable[[RunContext], str]], ...] = (
+    ("features", step_features),
+    ("train", step_train),
+    ("candidates", step_candidates),
+    ("rank", step_rank),
+    ("explain", step_explain),
+    ("drift", step_drift),
+    ("evaluate", step_evaluate),
+)
