@@ -119,6 +119,9 @@ def main() -> None:
     ap.add_argument("--preset", default="small", choices=("small", "medium"))
     ap.add_argument("--db", type=Path, help="reuse this generated store (never written)")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument(
+        "--features-only", action="store_true", help="skip the daily runs (hours on medium)"
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="offerrank-bench-spark-"))
     source = args.db
@@ -133,6 +136,8 @@ def main() -> None:
     for i in range(args.repeat):
         for engine in ("duckdb", "spark"):
             results.setdefault(("features", engine), []).append(measure(FEATURES, source, engine))
+            if args.features_only:
+                continue
             folder = work / f"{engine}{i}"
             folder.mkdir()
             db = folder / "metro.db"
@@ -142,7 +147,7 @@ def main() -> None:
     print(
         f"{'measure':<10} {'engine':<7} {'median s':>9} {'peak MB':>9} {'rows/s':>10} {'ratio':>6}"
     )
-    for what in ("features", "daily run"):
+    for what in ("features",) if args.features_only else ("features", "daily run"):
         base = summary(results[(what, "duckdb")])[0]
         for engine in ("duckdb", "spark"):
             secs, peak, rate = summary(results[(what, engine)])

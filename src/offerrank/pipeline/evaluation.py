@@ -12,6 +12,7 @@ validation days), scored with features as of each impression's shown date.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import numpy as np
@@ -99,22 +100,40 @@ def evaluation_window(ctx: RunContext) -> Window:
 
 def step_evaluate(ctx: RunContext) -> str:
     assert ctx.engine is not None and ctx.model is not None
+    engine, model, s = ctx.engine, ctx.model.model, ctx.settings
+
+    def score(rows: pa.Table) -> tuple[int, np.ndarray, pd.DataFrame]:
+        data = featurize(engine, rows, s)
+        return data.n, data.y, _evaluation_frame(ctx, rows, predict_proba(model, data.X))
+
+    return evaluate_with(
+        ctx, lambda: _list_quality(ctx), lambda w: labelled_impressions(engine, w), score
+    )
+
+
+def evaluate_with(
+    ctx: RunContext,
+    list_quality: Callable[[], dict[str, float | None]],
+    labelled: Callable[[Window], pa.Table],
+    score: Callable[[pa.Table], tuple[int, np.ndarray, pd.DataFrame]],
+) -> str:
+    """The evaluate step around any engine's reads: the list metrics of today's
+    recommendations, then, on the out-of-sample window's labelled impressions (`labelled`),
+    the metrics of their scores (`score`: count, labels, the metrics' frame)."""
     s = ctx.settings
     values: dict[str, float | None] = {}
     if ctx.recommendations is not None and ctx.recommendations.num_rows:
-        values.update(_list_quality(ctx))
+        values.update(list_quality())
     window = evaluation_window(ctx)
-    rows = labelled_impressions(ctx.engine, window) if window.first <= window.last else None
+    rows = labelled(window) if window.first <= window.last else None
     if rows is None or rows.num_rows == 0 or not pc.sum(rows.column("label")).as_py():
         ctx.put_metrics(values)
         raise StepSkipped(
             f"no out-of-sample mature impressions with a positive in {window.first}..{window.last}"
         )
-    data = featurize(ctx.engine, rows, s)
-    probs = predict_proba(ctx.model.model, data.X)
-    frame = _evaluation_frame(ctx, rows, probs)
+    n, y, frame = score(rows)
     values.update(evaluate_impressions(frame, s.eval_k, s.bootstrap_samples, s.seed))
-    oracle = _oracle_auc(ctx, rows, data.y)
+    oracle = _oracle_auc(ctx, rows, y)
     if oracle is not None:
         values["oracle_auc"] = oracle
     values["eval_window_days"] = (window.last - window.first).days + 1
@@ -123,7 +142,7 @@ def step_evaluate(ctx: RunContext) -> str:
         store_curves(ctx, evaluation=frame)
     auc = values.get("auc")
     return (
-        f"{data.n} impressions {window.first}..{window.last}: AUC "
+        f"{n} impressions {window.first}..{window.last}: AUC "
         + (f"{auc:.4f}" if auc is not None else "n/a")
         + (f" (oracle {oracle:.4f})" if oracle is not None else "")
         + f", precision@{s.eval_k} {values.get('precision_at_k', float('nan')):.4f}"

@@ -4,6 +4,7 @@ for the run date in one transaction; each returns a one-line summary for pipelin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import numpy as np
@@ -23,7 +24,7 @@ from offerrank.ranking.serving import served_top_k
 from offerrank.store.db import insert_arrow
 from offerrank.training.dataset import last_mature_day, training_split
 from offerrank.training.registry import ArtifactProblem, load_active, save_model
-from offerrank.training.train import train_models
+from offerrank.training.train import TrainResult, train_models
 
 
 def plan_model(ctx: RunContext) -> None:
@@ -73,6 +74,18 @@ def step_features(ctx: RunContext) -> str:
 
 def step_train(ctx: RunContext) -> str:
     """Retrain on schedule, without a usable model or after drift; else load the active one."""
+
+    def fit() -> TrainResult:
+        assert ctx.engine is not None
+        return train_models(ctx.engine, ctx.run_date, ctx.settings)
+
+    return train_with(ctx, fit)
+
+
+def train_with(ctx: RunContext, fit: Callable[[], TrainResult]) -> str:
+    """The train step around any engine's `fit` (build the training set, fit, calibrate):
+    skip when no retrain is due, keep the active model when labels are too thin, else
+    switch the registry to the new model with its curves and metrics in one swap."""
     s = ctx.settings
     active, reason = ctx.active, ctx.retrain_reason
     if reason is None:
@@ -80,9 +93,8 @@ def step_train(ctx: RunContext) -> str:
         ctx.model = active
         ctx.put_metrics({"retrained": 0})
         raise StepSkipped(f"using {active.version} (no retrain due: not a scheduled day, no drift)")
-    assert ctx.engine is not None
     try:
-        result = train_models(ctx.engine, ctx.run_date, s)
+        result = fit()
     except RunError as exc:
         if active is None:
             raise

@@ -9,13 +9,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from offerrank.monitoring.metrics import coverage, diversity
 from offerrank.pipeline.context import RunContext
-from offerrank.pipeline.curves import store_curves
-from offerrank.pipeline.evaluation import _oracle_auc, evaluate_impressions, evaluation_window
-from offerrank.pipeline.runs import StepSkipped
+from offerrank.pipeline.evaluation import evaluate_with
 from offerrank.spark.session import get_spark
 from offerrank.spark.training import featurize_spark, labelled_rows
 from offerrank.training.models import predict_proba
@@ -35,35 +32,16 @@ ORDER BY r.impression_id
 
 
 def step_evaluate(ctx: RunContext) -> str:
-    """pipeline.evaluation.step_evaluate with its inputs built on Spark."""
+    """pipeline.evaluation.step_evaluate with the labelled rows and features from Spark."""
     assert ctx.model is not None
-    s, spark = ctx.settings, get_spark()
-    values: dict[str, float | None] = {}
-    if ctx.recommendations is not None and ctx.recommendations.num_rows:
-        values.update(list_quality(spark, ctx))
-    window = evaluation_window(ctx)
-    rows = labelled_rows(spark, window) if window.first <= window.last else None
-    if rows is None or rows.num_rows == 0 or not pc.sum(rows.column("label")).as_py():
-        ctx.put_metrics(values)
-        raise StepSkipped(
-            f"no out-of-sample mature impressions with a positive in {window.first}..{window.last}"
-        )
-    data = featurize_spark(spark, rows, s)
-    frame = evaluation_frame(spark, rows, predict_proba(ctx.model.model, data.X))
-    values.update(evaluate_impressions(frame, s.eval_k, s.bootstrap_samples, s.seed))
-    oracle = _oracle_auc(ctx, rows, data.y)
-    if oracle is not None:
-        values["oracle_auc"] = oracle
-    values["eval_window_days"] = (window.last - window.first).days + 1
-    ctx.put_metrics(values)
-    with ctx.outputs():  # curves and metrics in one swap
-        store_curves(ctx, evaluation=frame)
-    auc = values.get("auc")
-    return (
-        f"{data.n} impressions {window.first}..{window.last}: AUC "
-        + (f"{auc:.4f}" if auc is not None else "n/a")
-        + (f" (oracle {oracle:.4f})" if oracle is not None else "")
-        + f", precision@{s.eval_k} {values.get('precision_at_k', float('nan')):.4f}"
+    spark, model, s = get_spark(), ctx.model.model, ctx.settings
+
+    def score(rows: pa.Table) -> tuple[int, np.ndarray, pd.DataFrame]:
+        data = featurize_spark(spark, rows, s)
+        return data.n, data.y, evaluation_frame(spark, rows, predict_proba(model, data.X))
+
+    return evaluate_with(
+        ctx, lambda: list_quality(spark, ctx), lambda w: labelled_rows(spark, w), score
     )
 
 

@@ -21,11 +21,9 @@ import pyarrow as pa
 from offerrank.errors import OfferrankError, RunError
 from offerrank.pipeline import recall_days
 from offerrank.pipeline.context import RunContext
-from offerrank.pipeline.curves import store_curves
 from offerrank.pipeline.evaluation import step_drift
 from offerrank.pipeline.explain_step import step_explain
-from offerrank.pipeline.runs import StepSkipped
-from offerrank.pipeline.steps import plan_model
+from offerrank.pipeline.steps import plan_model, train_with
 from offerrank.ranking.candidates import rules_key
 from offerrank.ranking.margin import UNIT_MARGIN_SQL, ranking_key
 from offerrank.ranking.rank import feature_matrix, rank_within_customer
@@ -39,7 +37,6 @@ from offerrank.spark.sql import run_sql
 from offerrank.spark.tables import build_labels, load_parquet, load_store
 from offerrank.store.db import insert_arrow
 from offerrank.training.dataset import last_mature_day, training_split
-from offerrank.training.registry import load_active, save_model
 from offerrank.training.train import fit_models
 
 if TYPE_CHECKING:
@@ -99,35 +96,8 @@ def step_train(ctx: RunContext) -> str:
     from offerrank.spark.training import spark_training_data
 
     s = ctx.settings
-    active, reason = ctx.active, ctx.retrain_reason
-    if reason is None:
-        assert active is not None
-        ctx.model = active
-        ctx.put_metrics({"retrained": 0})
-        raise StepSkipped(f"using {active.version} (no retrain due: not a scheduled day, no drift)")
-    try:
-        data = spark_training_data(get_spark(), ctx.run_date, s)
-        result = fit_models(data, ctx.run_date, s)
-    except RunError as exc:
-        if active is None:
-            raise
-        ctx.model = active
-        ctx.put_metrics({"retrained": 0})
-        raise StepSkipped(
-            f"retrain due ({reason}) but too few mature labels; kept {active.version}"
-        ) from exc
-    ctx.put_metrics({"retrained": 1, **result.metrics})
-    with ctx.outputs() as con:  # the registry switch, its curves and metrics: one swap
-        save_model(con, s.models_dir, result.version, result.model, result.sidecar)
-        store_curves(ctx, validation=(result.data.validation.y, result.validation_scores))
-    ctx.model = load_active(ctx.store)
-    ctx.retrained = True
-    m = result.metrics
-    auc_lr, auc_gbm = m.get("val_auc_lr", float("nan")), m.get("val_auc_lgbm", float("nan"))
-    return (
-        f"retrained ({reason}): {result.version}; validation AUC LR {auc_lr:.4f},"
-        f" LightGBM {auc_gbm:.4f}; {int(m['train_rows'])} training rows"
-        f" ({int(m['train_positives'])} positive)"
+    return train_with(
+        ctx, lambda: fit_models(spark_training_data(get_spark(), ctx.run_date, s), ctx.run_date, s)
     )
 
 
