@@ -135,3 +135,12 @@ def test_the_spark_engine_runs_the_same_named_steps() -> None:
     assert [name for name, _ in spark_steps] == [name for name, _ in STEPS]
     assert steps_for(Settings()) is STEPS
     assert spark_steps[0][1].__module__ == "offerrank.spark.steps"
+
+
+def test_a_local_driver_gets_half_the_machine_and_spark_submit_decides_its_own() -> None:
+    from offerrank.spark.session import session_conf
+
+    local = session_conf("local[2]")["spark.driver.memory"]
+    assert local.endswith("g") and int(local[:-1]) >= 4
+    assert "spark.driver.memory" not in session_conf(None)  # under spark-submit
+    assert session_conf("local[2]", {"spark.driver.memory": "2g"})["spark.driver.memory"] == "2g"

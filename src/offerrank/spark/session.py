@@ -31,7 +31,6 @@ DEFAULTS: dict[str, str] = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.driver.memory": "4g",
 }
 # Only for a local master: the driver is the only JVM and must use this interpreter.
 LOCAL_DEFAULTS: dict[str, str] = {
@@ -58,11 +57,19 @@ def under_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
+def local_driver_memory() -> str:
+    """Half of this machine's memory, at least 4 GB: in local mode the driver is the only
+    JVM, and with 4 GB the features of the `medium` world (1.9M pairs) ran out of heap."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(4, total // 2**31)}g"
+
+
 def session_conf(master: str | None, conf: dict[str, str] | None = None) -> dict[str, str]:
     """The full configuration for a master (None: chosen by spark-submit)."""
     values = dict(DEFAULTS)
     if master is not None and master.startswith("local"):
         values.update(LOCAL_DEFAULTS)
+        values["spark.driver.memory"] = local_driver_memory()
     values.update(parse_conf(os.environ.get(CONF_ENV, "")))
     values.update(conf or {})
     return values
