@@ -210,6 +210,12 @@ def _list_quality(ctx: RunContext) -> dict[str, float | None]:
         ).to_arrow_table()
     finally:
         con.unregister("recs")
+    return list_metrics(recs, cats, active)
+
+
+def list_metrics(recs: pa.Table, cats: pa.Table, active: pa.Table) -> dict[str, float | None]:
+    """Coverage and diversity of the day's lists, from the recommended pairs, each list's
+    categories in rank order (customer_id, category) and the active offers."""
     return {
         "coverage": coverage(
             recs.column("offer_id").to_numpy(), active.column("offer_id").to_numpy()

@@ -5,7 +5,7 @@ for the run date in one transaction; each returns a one-line summary for pipelin
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +17,12 @@ from offerrank.pipeline.context import RunContext
 from offerrank.pipeline.curves import store_curves
 from offerrank.pipeline.retrain import retrain_reason
 from offerrank.pipeline.runs import StepSkipped
-from offerrank.ranking.candidates import candidate_recall, generate_candidates, rules_key
+from offerrank.ranking.candidates import (
+    RecallDay,
+    candidate_recall,
+    generate_candidates,
+    rules_key,
+)
 from offerrank.ranking.margin import ranking_key_for
 from offerrank.ranking.rank import rank_within_customer, score_pairs
 from offerrank.ranking.serving import served_top_k
@@ -43,16 +48,22 @@ def plan_model(ctx: RunContext) -> None:
     )
 
 
-def step_features(ctx: RunContext) -> str:
-    """Load the contract tables (as Arrow) into DuckDB and check the date is runnable."""
+def history_start(ctx: RunContext) -> date:
+    """The earliest order date the run reads (after `plan_model`): the lookback before the
+    training window on a retraining day, before the evaluation window otherwise."""
     s = ctx.settings
-    plan_model(ctx)
     if ctx.retrain_reason:
         first_day = training_split(ctx.run_date, s).train.first
     else:
         first_day = last_mature_day(ctx.run_date, s) - timedelta(days=s.eval_days - 1)
-    earliest = first_day - timedelta(days=s.lookback_days)
-    ctx.engine = open_engine(s.db_path, since=earliest, cache_dir=s.cache_dir)
+    return first_day - timedelta(days=s.lookback_days)
+
+
+def step_features(ctx: RunContext) -> str:
+    """Load the contract tables (as Arrow) into DuckDB and check the date is runnable."""
+    s = ctx.settings
+    plan_model(ctx)
+    ctx.engine = open_engine(s.db_path, since=history_start(ctx), cache_dir=s.cache_dir)
     con = ctx.engine
     first_order = con.sql("SELECT MIN(order_date) FROM orders").fetchall()[0][0]
     if first_order is None or first_order >= ctx.run_date:
@@ -124,10 +135,23 @@ def step_candidates(ctx: RunContext) -> str:
     ctx.candidates = generate_candidates(ctx.engine, ctx.run_date, s)
     n = ctx.candidates.num_rows
     customers = len(np.unique(ctx.candidates.column("customer_id").to_numpy())) if n else 0
+    engine = ctx.engine
+    return record_candidates(
+        ctx, n, customers, lambda a, b, known: candidate_recall(engine, a, b, s, known)
+    )
+
+
+RecallFn = Callable[[date, date, dict[date, RecallDay]], tuple[float | None, int, list[RecallDay]]]
+
+
+def record_candidates(ctx: RunContext, n: int, customers: int, recall_fn: RecallFn) -> str:
+    """The candidates step's metrics for any engine: the pool's size, and the rules' recall
+    over the recent mature days (`recall_fn`), reusing and storing the days measured."""
+    s = ctx.settings
     last = last_mature_day(ctx.run_date, s)
     first, key = last - timedelta(days=s.eval_days - 1), rules_key(s)
     known = recall_days.load_known(ctx.store, key, first, last)
-    recall, positives, days = candidate_recall(ctx.engine, first, last, s, known)
+    recall, positives, days = recall_fn(first, last, known)
     ctx.put_metrics(
         {
             "candidate_pool_size": n,

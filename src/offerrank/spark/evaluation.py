@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pyarrow as pa
 
-from offerrank.monitoring.metrics import coverage, diversity
 from offerrank.pipeline.context import RunContext
-from offerrank.pipeline.evaluation import evaluate_with
+from offerrank.pipeline.evaluation import evaluate_with, list_metrics
 from offerrank.spark.session import get_spark
 from offerrank.spark.training import featurize_spark, labelled_rows
 from offerrank.training.models import predict_proba
@@ -76,12 +75,4 @@ def list_quality(spark: SparkSession, ctx: RunContext) -> dict[str, float | None
         ).toArrow()
     finally:
         spark.catalog.dropTempView("recs")
-    return {
-        "coverage": coverage(
-            recs.column("offer_id").to_numpy(), active.column("offer_id").to_numpy()
-        ),
-        "diversity": diversity(
-            cats.column("customer_id").to_numpy(),
-            cats.column("category").to_numpy(zero_copy_only=False),
-        ),
-    }
+    return list_metrics(recs, cats, active)

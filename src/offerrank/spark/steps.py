@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,12 +18,9 @@ import numpy as np
 import pyarrow as pa
 
 from offerrank.errors import OfferrankError, RunError
-from offerrank.pipeline import recall_days
 from offerrank.pipeline.context import RunContext
-from offerrank.pipeline.evaluation import step_drift
-from offerrank.pipeline.explain_step import step_explain
-from offerrank.pipeline.steps import plan_model, train_with
-from offerrank.ranking.candidates import rules_key
+from offerrank.pipeline.daily import STEPS
+from offerrank.pipeline.steps import history_start, plan_model, record_candidates, train_with
 from offerrank.ranking.margin import UNIT_MARGIN_SQL, ranking_key
 from offerrank.ranking.rank import feature_matrix, rank_within_customer
 from offerrank.ranking.serving import served_top_k
@@ -36,7 +32,6 @@ from offerrank.spark.session import get_spark
 from offerrank.spark.sql import run_sql
 from offerrank.spark.tables import build_labels, load_parquet, load_store
 from offerrank.store.db import insert_arrow
-from offerrank.training.dataset import last_mature_day, training_split
 from offerrank.training.train import fit_models
 
 if TYPE_CHECKING:
@@ -57,11 +52,7 @@ def step_features(ctx: RunContext) -> str:
     """Register the contract tables (Parquet or the store) and the labels; check the date."""
     s = ctx.settings
     plan_model(ctx)
-    if ctx.retrain_reason:
-        first_day = training_split(ctx.run_date, s).train.first
-    else:
-        first_day = last_mature_day(ctx.run_date, s) - timedelta(days=s.eval_days - 1)
-    earliest = first_day - timedelta(days=s.lookback_days)
+    earliest = history_start(ctx)
     spark = get_spark()
     spark.catalog.clearCache()  # whatever an earlier run (or a failed one) left cached
     folder = os.environ.get(INPUT_ENV)
@@ -109,24 +100,9 @@ def step_candidates(ctx: RunContext) -> str:
     n, customers = one_row(
         spark.sql(f"SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM {CANDIDATES_VIEW}")
     )
-    last = last_mature_day(ctx.run_date, s)
-    first, key = last - timedelta(days=s.eval_days - 1), rules_key(s)
-    known = recall_days.load_known(ctx.store, key, first, last)
-    recall, positives, days = spark_candidate_recall(spark, first, last, s, known)
-    ctx.put_metrics(
-        {
-            "candidate_pool_size": n,
-            "customers_with_candidates": customers,
-            "candidate_recall": recall,
-            "candidate_recall_positives": positives,
-        }
+    return record_candidates(
+        ctx, n, customers, lambda a, b, known: spark_candidate_recall(spark, a, b, s, known)
     )
-    with ctx.outputs() as con:
-        recall_days.save_days(con, key, days)
-    if ctx.active_offers == 0:
-        return "no active offers on this date: no candidates"
-    recall_txt = "n/a" if recall is None else f"{recall:.3f} of {positives} recent positives"
-    return f"{n} pairs for {customers} customers; candidate recall {recall_txt}"
 
 
 def scored_candidates(ctx: RunContext) -> pa.Table:
@@ -207,12 +183,14 @@ def write_recommendations(ctx: RunContext, ranked: pa.Table) -> str:
     return f"{n} recommendations for {customers} customers (model {ctx.model.version}, Spark)"
 
 
-SPARK_STEPS: tuple[tuple[str, Callable[[RunContext], str]], ...] = (
-    ("features", step_features),
-    ("train", step_train),
-    ("candidates", step_candidates),
-    ("rank", step_rank),
-    ("explain", step_explain),
-    ("drift", step_drift),
-    ("evaluate", step_evaluate),
+# The daily run's steps, in its order; explain and drift work on what the others collected.
+_ON_SPARK: dict[str, Callable[[RunContext], str]] = {
+    "features": step_features,
+    "train": step_train,
+    "candidates": step_candidates,
+    "rank": step_rank,
+    "evaluate": step_evaluate,
+}
+SPARK_STEPS: tuple[tuple[str, Callable[[RunContext], str]], ...] = tuple(
+    (name, _ON_SPARK.get(name, fn)) for name, fn in STEPS
 )
