@@ -41,6 +41,7 @@ from offerrank.features.compute import (  # noqa: E402
     compute_features_with_plan,
 )
 from offerrank.features.engine import open_engine  # noqa: E402
+from offerrank.progress import use_reporter  # noqa: E402
 from offerrank.ranking.candidates import generate_candidates  # noqa: E402
 from offerrank.store.contract import INPUT_TABLES  # noqa: E402
 from pandas_features import pandas_features  # noqa: E402
@@ -123,6 +124,46 @@ def max_abs_diff(ours: pa.Table, theirs: pd.DataFrame) -> float:
     return float(max(diffs))
 
 
+class StageClock:
+    """A progress reporter that times each feature stage (the labels `track` reports)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, list[float]] = {}
+        self._stage: str | None = None
+        self._since = 0.0
+
+    def start(self, name: str, total: float | None) -> str:
+        return name
+
+    def advance(self, task: str, amount: float, label: str | None) -> None:
+        if task == "features" and label is not None:
+            self._stage, self._since = label, time.perf_counter()
+        elif task == "features" and self._stage is not None:
+            elapsed = time.perf_counter() - self._since
+            self.seconds.setdefault(self._stage, []).append(elapsed)
+            self._stage, self._since = None, time.perf_counter()
+
+    def finish(self, task: str) -> None:
+        self._since = time.perf_counter()  # the last stage is done; the assembly starts
+
+    def run(self, fn: Callable[[], object]) -> None:
+        """Run `fn` once, timing its stages and, after the last, the final assembly."""
+        with use_reporter(self):
+            fn()
+        elapsed = time.perf_counter() - self._since
+        self.seconds.setdefault("pair_features (+ input order)", []).append(elapsed)
+
+    def report(self, pandas_seconds: float) -> None:
+        """Median per stage; the assembly alone bounds the ratio any stage work could reach."""
+        medians = {k: statistics.median(v) for k, v in self.seconds.items()}
+        print("duckdb stages (median s): " + ", ".join(f"{k} {v:.3f}" for k, v in medians.items()))
+        assembly = medians["pair_features (+ input order)"]
+        print(
+            f"  the final assembly alone takes {assembly:.3f} s: even with every aggregate "
+            f"free the ratio could not exceed {pandas_seconds / assembly:.1f}x"
+        )
+
+
 def bench_scoring(con: duckdb.DuckDBPyConnection, pairs: pa.Table, day: date, repeat: int) -> None:
     frames = pandas_tables(con)
     pdf = pairs.select(["customer_id", "offer_id"]).to_pandas()
@@ -140,6 +181,10 @@ def bench_scoring(con: duckdb.DuckDBPyConnection, pairs: pa.Table, day: date, re
     print(
         f"speed-up: {t_pd / t_duck:.1f}x   max |duckdb - pandas| = {max_abs_diff(ours, theirs):.3g}"
     )
+    clock = StageClock()
+    for _ in range(repeat):
+        clock.run(lambda: compute_features(con, pairs))
+    clock.report(t_pd)
 
 
 def pandas_batch(frames: dict[str, pd.DataFrame], pairs: pa.Table) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import sqlite3
 from datetime import date
@@ -11,15 +12,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from offerrank.errors import ContractViolation
 from offerrank.features.compute import (
     FEATURE_COLUMNS,
     JOIN_PLAN,
+    MAX_ORDER_RUNS,
     SINGLE_PLAN,
     WINDOW_PLAN,
     compute_features,
     compute_features_with_plan,
+    ordered_by_row_id,
 )
 from offerrank.features.engine import engine_from_arrow, open_engine
 from offerrank.store.contract import INPUT_TABLES
@@ -217,3 +222,25 @@ def test_since_skips_old_orders_but_not_impressions(tmp_path: Path) -> None:
     assert days == (date(2024, 1, 2), 5)
     assert engine.sql("SELECT COUNT(*) FROM order_items").fetchall()[0][0] == 7
     assert engine.sql("SELECT SUM(label) FROM impression_labels").fetchall()[0][0] == 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=300).flatmap(
+        lambda n: st.tuples(st.permutations(range(n)), st.lists(st.integers(0, n), max_size=6))
+    ),
+    st.booleans(),
+    st.sampled_from([0, 1, 8, MAX_ORDER_RUNS]),
+)
+def test_rows_come_back_in_row_id_order_whatever_order_the_join_gave(
+    case: tuple[list[int], list[int]], few_runs: bool, max_runs: int
+) -> None:
+    perm, cuts = case
+    if few_runs:  # the usual shape: a few runs of consecutive ids, shuffled
+        bounds = sorted({0, len(perm), *cuts})
+        runs = [list(range(a, b)) for a, b in itertools.pairwise(bounds)]
+        perm = [i for run in reversed(runs) for i in run]
+    table = pa.table({"row_id": pa.array(perm, pa.int64()), "v": pa.array(perm, pa.float64())})
+    out = ordered_by_row_id(table, max_runs)  # slices, or one gather past max_runs
+    assert out.column("row_id").to_pylist() == list(range(len(perm)))
+    assert out.column("v").to_pylist() == [float(i) for i in range(len(perm))]
