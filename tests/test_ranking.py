@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from offerrank.config import Settings
 from offerrank.features.engine import open_engine
 from offerrank.ranking.candidates import generate_candidates
-from offerrank.ranking.rank import score_pairs, top_k
+from offerrank.ranking.rank import ranking_order, score_pairs, top_k
 from offerrank.training.models import LogisticModel
 
 DAY = date(2026, 2, 16)
@@ -47,6 +47,24 @@ def test_top_k_ignores_input_order(rows, k, rnd) -> None:
     assert a.equals(b)
     per_customer = np.bincount(a.column("customer_id").to_numpy())
     assert per_customer.max() <= k
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-3, 5),
+            st.integers(0, 4),
+            st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(allow_nan=True)),
+        ),
+        max_size=80,
+    )
+)
+def test_ranking_order_is_the_lexsort_order(rows) -> None:
+    """Ties, duplicates, infinities and NaN included: the SQL sort is np.lexsort's."""
+    c, o, s = (np.array(x) for x in zip(*rows, strict=True)) if rows else ([], [], [])
+    c, o, s = np.asarray(c, np.int64), np.asarray(o, np.int64), np.asarray(s, np.float64)
+    expected = np.lexsort((o, -s, c))
+    assert ranking_order(c, o, s).tolist() == expected.tolist()
 
 
 def test_candidates_respect_the_rules(tiny_world: Path) -> None:
