@@ -6,6 +6,7 @@ so a test can say which long work a daily run announced, with which totals.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import io
 import json
@@ -298,3 +299,24 @@ def test_features_command_draws_bars_unless_quiet_or_json(
     assert (HIDE_CURSOR in stderr) is bars
     if "--json" in flags:
         assert json.loads(result.stdout)["rows"] == 2
+
+
+@pytest.mark.parametrize(("flags", "bars"), [([], True), (["--json"], False)])
+def test_generate_draws_its_bar_on_stderr_and_keeps_stdout_for_the_summary(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, flags: list[str], bars: bool
+) -> None:
+    db = tmp_path / "w.db"
+    span = ["--start", "2026-01-01", "--end", "2026-01-05"]
+    rec = Recorder()
+    with use_reporter(rec) if not bars else contextlib.nullcontext():
+        result, stderr = invoke(
+            monkeypatch, ["--db", str(db), *flags, "generate", "--preset", "tiny", *span]
+        )
+    assert result.exit_code == 0, result.output
+    assert (HIDE_CURSOR in stderr) is bars
+    assert HIDE_CURSOR not in result.stdout
+    if "--json" in flags:  # no bar of its own: the day ticks reach the installed reporter
+        assert json.loads(result.stdout)["preset"] == "tiny"
+        (days,) = [t for t in rec.tasks() if t["name"] == "generating days"]
+        assert days["total"] == days["ticks"] == 5 and days["finished"]
+        assert days["labels"][0] == "2026-01-01"

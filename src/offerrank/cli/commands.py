@@ -52,11 +52,12 @@ def generate(
 
     Example: offerrank --db data/metro.db generate --preset small --seed 7
     """
+    from offerrank.progress import rich_progress
     from offerrank.world.generate import generate_world
 
     state: State = ctx.obj
     settings = state.settings()
-    with user_errors():
+    with user_errors(), rich_progress(err_console, enabled=not (state.quiet or state.json)):
         summary = generate_world(
             settings.db_path,
             preset=preset,
@@ -64,7 +65,6 @@ def generate(
             start=parse_date(start, "--start") if start else None,
             end=parse_date(end, "--end") if end else None,
             force=force,
-            progress=not (state.quiet or state.json),
         )
     emit(state, summary.as_dict(), summary.describe())
 

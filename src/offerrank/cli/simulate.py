@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from offerrank.cli.main import State, app
+from offerrank.cli.main import State, app, err_console
 
 if TYPE_CHECKING:
     from offerrank.simulation.loop import SimConfig
@@ -90,18 +90,15 @@ def _run(
     quiet: bool,
     run_simulation: Callable[..., SimulationResult],
 ) -> SimulationResult:
-    """The simulation, with a Rich progress bar over (policy, seed, day) unless quiet."""
-    if quiet:
-        return run_simulation(cfg, variants)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    """The simulation, with a progress bar over (policy, seed, day) on an interactive
+    stderr unless quiet (stdout keeps only the results)."""
+    from offerrank.progress import progress_task, rich_progress
 
     total = len(variants) * cfg.seeds * len(cfg.days)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task("preparing the world copy", total=total)
+    with rich_progress(err_console, enabled=not quiet), progress_task("simulation", total) as step:
 
         def tick(label: str, seed: int, day: date) -> None:
-            bar.update(task, advance=1, description=f"{label} seed {seed}: {day}")
+            step(1, label=f"{label} seed {seed}: {day}")
 
         return run_simulation(cfg, variants, on_day=tick)
 

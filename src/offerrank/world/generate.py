@@ -130,16 +130,16 @@ def generate_world(
     start: date | None = None,
     end: date | None = None,
     force: bool = False,
-    progress: bool = False,
 ) -> WorldSummary:
-    """Create a world in `db_path` and simulate every day of its range."""
+    """Create a world in `db_path` and simulate every day of its range (one progress
+    tick per day, shown if the caller installed a reporter)."""
     began = time.perf_counter()
     chosen = resolve_preset(preset)
     first, last = plan_range(chosen, start, end)
     db_path = Path(db_path)
     prepare_store(db_path, force)
     with World.create(db_path, chosen, seed, first, last) as world:
-        world.run(progress=progress)
+        world.run()
         with transaction(world.con):  # generated rows meet the contract by construction
             watermarks.mark_checked(world.con)
         rows = input_row_counts(world.con, COUNTED)

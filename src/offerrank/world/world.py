@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from offerrank.errors import OfferrankError
+from offerrank.progress import track
 from offerrank.store.db import connect, transaction
 from offerrank.world import population as popmod
 from offerrank.world import population_io
@@ -205,21 +206,15 @@ class World:
         self._advance(result)
         return result.as_step_result(day_date(self.next_day - 1))
 
-    def run(self, until: date | None = None, progress: bool = False) -> int:
-        """Step every day up to `until` (default: the planned end); return the days run."""
+    def run(self, until: date | None = None) -> int:
+        """Step every day up to `until` (default: the planned end); return the days run.
+
+        Reports one tick per day to the progress reporter, if the caller installed one.
+        """
         last = day_number(until) if until else self.end_day
         days = range(self.next_day, last + 1)
-        if progress:
-            from rich.progress import Progress
-
-            with Progress(transient=True) as bar:
-                task = bar.add_task("generating days", total=len(days))
-                for _ in days:
-                    self.step()
-                    bar.advance(task)
-        else:
-            for _ in days:
-                self.step()
+        for _ in track(days, "generating days", label=lambda d: day_date(d).isoformat()):
+            self.step()
         create_indexes(self.con)
         return len(days)
 
