@@ -57,14 +57,16 @@ def test_top_k_ignores_input_order(rows, k, rnd) -> None:
             st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(allow_nan=True)),
         ),
         max_size=80,
-    )
+    ),
+    st.sampled_from([0, 10**9]),
 )
-def test_ranking_order_is_the_lexsort_order(rows) -> None:
-    """Ties, duplicates, infinities and NaN included: the SQL sort is np.lexsort's."""
+def test_ranking_order_is_the_lexsort_order(rows, sql_from) -> None:
+    """Ties, duplicates, infinities and NaN included: the SQL sort (sql_from=0) and the
+    numpy one give np.lexsort's order."""
     c, o, s = (np.array(x) for x in zip(*rows, strict=True)) if rows else ([], [], [])
     c, o, s = np.asarray(c, np.int64), np.asarray(o, np.int64), np.asarray(s, np.float64)
     expected = np.lexsort((o, -s, c))
-    assert ranking_order(c, o, s).tolist() == expected.tolist()
+    assert ranking_order(c, o, s, sql_from=sql_from).tolist() == expected.tolist()
 
 
 def test_candidates_respect_the_rules(tiny_world: Path) -> None:
