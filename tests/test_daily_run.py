@@ -193,3 +193,30 @@ def test_seed_command_line(world_db) -> None:
     )
     assert out.returncode == 1
     assert "no orders before 1999-01-01" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_ranking_by_expected_margin_orders_each_list_by_score_times_margin(
+    world_db: Path, settings
+) -> None:
+    s = settings.model_copy(update={"rank_by": "expected_margin"})
+    assert run_daily(s, date(2026, 2, 16)).ok
+    with sqlite3.connect(world_db) as con:
+        rows = con.execute(
+            "SELECT r.customer_id, r.rank, r.score * (p.list_price * (1 - o.discount_pct)"
+            " - p.unit_cost) FROM recommendations r JOIN offers o USING (offer_id)"
+            " JOIN products p ON p.product_id = o.product_id"
+            " WHERE r.run_date = '2026-02-16' ORDER BY r.customer_id, r.rank"
+        ).fetchall()
+    assert rows
+    by_customer: dict[int, list[float]] = {}
+    for customer, _, value in rows:
+        by_customer.setdefault(customer, []).append(value)
+    assert all(v == sorted(v, reverse=True) for v in by_customer.values())
+    # and not the probability order: some list puts a lower score above a higher one
+    with sqlite3.connect(world_db) as con:
+        inverted = con.execute(
+            "SELECT COUNT(*) FROM recommendations a JOIN recommendations b"
+            " ON a.run_date = b.run_date AND a.customer_id = b.customer_id AND a.rank < b.rank"
+            " WHERE a.run_date = '2026-02-16' AND a.score < b.score"
+        ).fetchone()[0]
+    assert inverted > 0

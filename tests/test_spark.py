@@ -144,3 +144,17 @@ def test_a_local_driver_gets_half_the_machine_and_spark_submit_decides_its_own()
     assert local.endswith("g") and int(local[:-1]) >= 4
     assert "spark.driver.memory" not in session_conf(None)  # under spark-submit
     assert session_conf("local[2]", {"spark.driver.memory": "2g"})["spark.driver.memory"] == "2g"
+
+
+def test_unit_margins_are_identical_and_an_unknown_offer_is_refused(engines) -> None:
+    from offerrank.errors import OfferrankError
+    from offerrank.ranking.margin import unit_margin
+    from offerrank.spark.steps import unit_margins
+
+    con, _ = engines
+    ids = con.sql("SELECT offer_id FROM offers ORDER BY offer_id DESC").fetchnumpy()["offer_id"]
+    ids = np.concatenate([ids, ids[:3]])  # repeated ids keep their positions
+    np.testing.assert_array_equal(unit_margins(ids), unit_margin(con, ids))
+    for margins in (unit_margins, lambda x: unit_margin(con, x)):
+        with pytest.raises(OfferrankError, match=r"unit margin unknown for offers \[999999\]"):
+            margins(np.array([ids[0], 999_999]))

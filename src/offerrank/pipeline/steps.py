@@ -23,7 +23,7 @@ from offerrank.ranking.candidates import (
     generate_candidates,
     rules_key,
 )
-from offerrank.ranking.margin import ranking_key_for
+from offerrank.ranking.margin import ranking_key, unit_margin
 from offerrank.ranking.rank import rank_within_customer, score_pairs
 from offerrank.ranking.serving import served_top_k
 from offerrank.store.db import insert_arrow
@@ -171,12 +171,28 @@ def record_candidates(ctx: RunContext, n: int, customers: int, recall_fn: Recall
 def step_rank(ctx: RunContext) -> str:
     """Score every candidate, keep the top K per customer, replace the date's recommendations."""
     assert ctx.engine is not None and ctx.model is not None and ctx.candidates is not None
+    con = ctx.engine
+    scored = score_pairs(con, ctx.candidates, ctx.run_date, ctx.model.model, ctx.settings)
+    ctx.scoring_features, ctx.scoring_matrix = scored.features, scored.X
+    return serve_and_write(ctx, scored.features, scored.scores, lambda ids: unit_margin(con, ids))
+
+
+def serve_and_write(
+    ctx: RunContext,
+    feats: pa.Table,
+    scores: np.ndarray,
+    unit_margins: Callable[[np.ndarray], np.ndarray],
+    engine_note: str = "",
+) -> str:
+    """Both engines' end of the rank step: rank the scored pairs by the configured key
+    (probability, or expected margin with `unit_margins` read only then), choose the
+    served top K and replace the date's recommendations."""
+    assert ctx.model is not None
     s = ctx.settings
-    scored = score_pairs(ctx.engine, ctx.candidates, ctx.run_date, ctx.model.model, s)
-    feats, scores = scored.features, scored.scores
-    ctx.scoring_features, ctx.scoring_matrix, ctx.scores = feats, scored.X, scores
+    ctx.scores = scores
     cust, offer = feats.column("customer_id").to_numpy(), feats.column("offer_id").to_numpy()
-    key = ranking_key_for(ctx.engine, offer, scores, s.rank_by)  # probability or exp. margin
+    margin = unit_margins(offer) if s.rank_by == "expected_margin" else None
+    key = ranking_key(scores, margin, s.rank_by)
     ctx.ranks = rank_within_customer(cust, offer, key)
     ranked = served_top_k(cust, offer, scores, key, s, ctx.run_date, rank=ctx.ranks)
     n = ranked.num_rows
@@ -197,4 +213,4 @@ def step_rank(ctx: RunContext) -> str:
     ctx.recommendations = ranked
     if ctx.active_offers == 0:
         return "no active offers on this date: 0 recommendations written"
-    return f"{n} recommendations for {customers} customers (model {ctx.model.version})"
+    return f"{n} recommendations for {customers} customers (model {ctx.model.version}{engine_note})"

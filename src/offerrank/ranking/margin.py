@@ -34,20 +34,30 @@ ORDER BY q.row_id
 """
 
 
+def margin_query(offer_ids: np.ndarray) -> pa.Table:
+    """The `margin_query` table UNIT_MARGIN_SQL reads: each offer id with its position."""
+    ids = np.asarray(offer_ids, dtype=np.int64)
+    return pa.table({"row_id": np.arange(ids.size, dtype=np.int64), "offer_id": ids})
+
+
+def checked_margins(offer_ids: np.ndarray, out: pa.Table) -> np.ndarray:
+    """UNIT_MARGIN_SQL's result as floats; an offer without offer or product row is an error."""
+    margin = out.column("unit_margin").to_numpy(zero_copy_only=False).astype(np.float64)
+    if np.isnan(margin).any():
+        ids = np.asarray(offer_ids, dtype=np.int64)
+        missing = np.unique(ids[np.isnan(margin)])[:5].tolist()
+        raise OfferrankError(f"unit margin unknown for offers {missing} (no offer or product)")
+    return margin
+
+
 def unit_margin(con: duckdb.DuckDBPyConnection, offer_ids: np.ndarray) -> np.ndarray:
     """Unit margin at the offer price for each offer id, in input order (one SQL join)."""
-    ids = np.asarray(offer_ids, dtype=np.int64)
-    query = pa.table({"row_id": np.arange(ids.size, dtype=np.int64), "offer_id": ids})
-    con.register("margin_query", query)
+    con.register("margin_query", margin_query(offer_ids))
     try:
         out = con.sql(UNIT_MARGIN_SQL).to_arrow_table()
     finally:
         con.unregister("margin_query")
-    margin = out.column("unit_margin").to_numpy(zero_copy_only=False).astype(np.float64)
-    if np.isnan(margin).any():
-        missing = np.unique(ids[np.isnan(margin)])[:5].tolist()
-        raise OfferrankError(f"unit margin unknown for offers {missing} (no offer or product)")
-    return margin
+    return checked_margins(offer_ids, out)
 
 
 def expected_margin(probability: np.ndarray, margin: np.ndarray) -> np.ndarray:
@@ -64,11 +74,3 @@ def ranking_key(probability: np.ndarray, margin: np.ndarray | None, rank_by: str
     if margin is None:
         raise OfferrankError("rank_by='expected_margin' needs the unit margins")
     return expected_margin(probability, margin)
-
-
-def ranking_key_for(
-    con: duckdb.DuckDBPyConnection, offer_ids: np.ndarray, probability: np.ndarray, rank_by: str
-) -> np.ndarray:
-    """`ranking_key` with the margins read from the engine only when they are needed."""
-    margin = unit_margin(con, offer_ids) if rank_by == "expected_margin" else None
-    return ranking_key(probability, margin, rank_by)

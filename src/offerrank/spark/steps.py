@@ -17,13 +17,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from offerrank.errors import OfferrankError, RunError
+from offerrank.errors import RunError
 from offerrank.pipeline.context import RunContext
 from offerrank.pipeline.daily import STEPS
-from offerrank.pipeline.steps import history_start, plan_model, record_candidates, train_with
-from offerrank.ranking.margin import UNIT_MARGIN_SQL, ranking_key
-from offerrank.ranking.rank import feature_matrix, rank_within_customer
-from offerrank.ranking.serving import served_top_k
+from offerrank.pipeline.steps import (
+    history_start,
+    plan_model,
+    record_candidates,
+    serve_and_write,
+    train_with,
+)
+from offerrank.ranking.margin import UNIT_MARGIN_SQL, checked_margins, margin_query
+from offerrank.ranking.rank import feature_matrix
 from offerrank.spark.candidates import spark_candidate_recall, spark_candidates
 from offerrank.spark.evaluation import step_evaluate
 from offerrank.spark.features import number_pairs, spark_features, typed_features
@@ -31,7 +36,6 @@ from offerrank.spark.scoring import SCORE_COLUMN, score_frame
 from offerrank.spark.session import get_spark
 from offerrank.spark.sql import run_sql
 from offerrank.spark.tables import build_labels, load_parquet, load_store
-from offerrank.store.db import insert_arrow
 from offerrank.training.train import fit_models
 
 if TYPE_CHECKING:
@@ -131,56 +135,18 @@ def scored_candidates(ctx: RunContext) -> pa.Table:
 def unit_margins(offer_ids: np.ndarray) -> np.ndarray:
     """ranking.margin.unit_margin on Spark: the same SQL, for each offer id in input order."""
     spark = get_spark()
-    ids = np.asarray(offer_ids, dtype=np.int64)
-    query = pa.table({"row_id": np.arange(ids.size, dtype=np.int64), "offer_id": ids})
-    spark.createDataFrame(query).createOrReplaceTempView("margin_query")
-    out = run_sql(spark, UNIT_MARGIN_SQL, {}).toArrow()
-    margin = out.column("unit_margin").to_numpy(zero_copy_only=False).astype(np.float64)
-    if np.isnan(margin).any():
-        missing = np.unique(ids[np.isnan(margin)])[:5].tolist()
-        raise OfferrankError(f"unit margin unknown for offers {missing} (no offer or product)")
-    return margin
+    spark.createDataFrame(margin_query(offer_ids)).createOrReplaceTempView("margin_query")
+    return checked_margins(offer_ids, run_sql(spark, UNIT_MARGIN_SQL, {}).toArrow())
 
 
 def step_rank(ctx: RunContext) -> str:
-    """Score every candidate on Spark, choose the top K per customer, replace the date's
-    recommendations (the choice itself is the DuckDB path's, on the collected scores)."""
-    assert ctx.model is not None
-    s = ctx.settings
+    """Score every candidate on Spark, then choose and write the top K per customer as the
+    DuckDB path does, on the collected scores."""
     table = scored_candidates(ctx)
     feats = table.drop_columns([SCORE_COLUMN])
+    ctx.scoring_features, ctx.scoring_matrix = feats, feature_matrix(feats)
     scores = table.column(SCORE_COLUMN).to_numpy()
-    ctx.scoring_features, ctx.scoring_matrix, ctx.scores = feats, feature_matrix(feats), scores
-    cust, offer = feats.column("customer_id").to_numpy(), feats.column("offer_id").to_numpy()
-    margin = unit_margins(offer) if s.rank_by == "expected_margin" else None
-    key = ranking_key(scores, margin, s.rank_by)
-    ctx.ranks = rank_within_customer(cust, offer, key)
-    ranked = served_top_k(cust, offer, scores, key, s, ctx.run_date, rank=ctx.ranks)
-    return write_recommendations(ctx, ranked)
-
-
-def write_recommendations(ctx: RunContext, ranked: pa.Table) -> str:
-    """Replace the date's recommendations with `ranked`, as pipeline.steps.step_rank does."""
-    assert ctx.model is not None
-    n = ranked.num_rows
-    recs = ranked.append_column(
-        "run_date", pa.repeat(pa.scalar(ctx.day, pa.string()), n)
-    ).append_column("model_version", pa.repeat(pa.scalar(ctx.model.version, pa.string()), n))
-    customers = len(np.unique(ranked.column("customer_id").to_numpy())) if n else 0
-    ctx.put_metrics(
-        {
-            "recommendations_written": n,
-            "customers_with_recommendations": customers,
-            "top_k": ctx.settings.top_k,
-        }
-    )
-    with ctx.outputs() as con:
-        con.execute("DELETE FROM recommendations WHERE run_date = ?", (ctx.day,))
-        insert_arrow(con, "recommendations", recs)
-    ctx.recommendations = ranked
-    if ctx.active_offers == 0:
-        return "no active offers on this date: 0 recommendations written"
-    return f"{n} recommendations for {customers} customers (model {ctx.model.version}, Spark)"
+    return serve_and_write(ctx, feats, scores, unit_margins, engine_note=", Spark")
 
 
 # The daily run's steps, in its order; explain and drift work on what the others collected.
