@@ -174,21 +174,24 @@ def evaluate_impressions(frame: pd.DataFrame, k: int, bootstrap: int, seed: int)
     return values
 
 
+# Each evaluated impression (`eval_rows`) with its category and unit margin, in impression
+# order: the metrics' input, read the same way by both engines.
+EVALUATION_META_SQL = """
+SELECT r.customer_id, r.offer_id, r.label, p.category,
+       p.list_price * (1 - o.discount_pct) - p.unit_cost AS margin
+FROM eval_rows r
+JOIN offers o ON o.offer_id = r.offer_id
+JOIN products p ON p.product_id = o.product_id
+ORDER BY r.impression_id
+"""
+
+
 def _evaluation_frame(ctx: RunContext, rows: pa.Table, probs: np.ndarray) -> pd.DataFrame:
     con = ctx.engine
     assert con is not None
     con.register("eval_rows", rows)
     try:
-        meta = con.sql(
-            """
-            SELECT r.customer_id, r.offer_id, r.label, p.category,
-                   p.list_price * (1 - o.discount_pct) - p.unit_cost AS margin
-            FROM eval_rows r
-            JOIN offers o ON o.offer_id = r.offer_id
-            JOIN products p ON p.product_id = o.product_id
-            ORDER BY r.impression_id
-            """
-        ).df()
+        meta = con.sql(EVALUATION_META_SQL).df()
     finally:
         con.unregister("eval_rows")
     meta["score"] = probs

@@ -23,6 +23,17 @@ def _sql() -> str:
     return resources.files("offerrank.ranking").joinpath("sql/candidates.sql").read_text()
 
 
+def candidate_params(as_of: date, settings: Settings) -> dict[str, object]:
+    """The parameters of `sql/candidates.sql` for one day, for either engine."""
+    return {
+        "as_of": as_of,
+        "window_start": as_of - timedelta(days=settings.lookback_days),
+        "popular_n": settings.popular_per_segment,
+        "cold_n": settings.cold_start_offers,
+        "max_per_customer": settings.max_candidates_per_customer,
+    }
+
+
 def generate_candidates(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
@@ -40,16 +51,7 @@ def generate_candidates(
     )
     con.register("candidate_scope", scope)
     try:
-        return con.sql(
-            _sql(),
-            params={
-                "as_of": as_of,
-                "window_start": as_of - timedelta(days=settings.lookback_days),
-                "popular_n": settings.popular_per_segment,
-                "cold_n": settings.cold_start_offers,
-                "max_per_customer": settings.max_candidates_per_customer,
-            },
-        ).to_arrow_table()
+        return con.sql(_sql(), params=candidate_params(as_of, settings)).to_arrow_table()
     finally:
         con.unregister("candidate_scope")
 

@@ -6,11 +6,11 @@ recall with reuse of days measured earlier); only the engine differs.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING
 
 from offerrank.config import Settings
-from offerrank.ranking.candidates import RecallDay, _sql
+from offerrank.ranking.candidates import RecallDay, _sql, candidate_params
 from offerrank.spark.sql import run_sql
 
 if TYPE_CHECKING:
@@ -29,14 +29,7 @@ def spark_candidates(
     """
     scope = customers if customers is not None else spark.sql("SELECT customer_id FROM customers")
     scope.createOrReplaceTempView(SCOPE_VIEW)
-    params = {
-        "as_of": as_of,
-        "window_start": as_of - timedelta(days=settings.lookback_days),
-        "popular_n": settings.popular_per_segment,
-        "cold_n": settings.cold_start_offers,
-        "max_per_customer": settings.max_candidates_per_customer,
-    }
-    return run_sql(spark, _sql(), params)
+    return run_sql(spark, _sql(), candidate_params(as_of, settings))
 
 
 def spark_candidate_recall(

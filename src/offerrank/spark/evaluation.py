@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from offerrank.pipeline.context import RunContext
-from offerrank.pipeline.evaluation import evaluate_with, list_metrics
+from offerrank.pipeline.evaluation import EVALUATION_META_SQL, evaluate_with, list_metrics
 from offerrank.spark.session import get_spark
 from offerrank.spark.training import featurize_spark, labelled_rows
 from offerrank.training.models import predict_proba
@@ -19,15 +19,6 @@ from offerrank.training.models import predict_proba
 if TYPE_CHECKING:
     import numpy as np
     from pyspark.sql import SparkSession
-
-_META_SQL = """
-SELECT r.customer_id, r.offer_id, r.label, p.category,
-       p.list_price * (1 - o.discount_pct) - p.unit_cost AS margin
-FROM eval_rows r
-JOIN offers o ON o.offer_id = r.offer_id
-JOIN products p ON p.product_id = o.product_id
-ORDER BY r.impression_id
-"""
 
 
 def step_evaluate(ctx: RunContext) -> str:
@@ -50,7 +41,7 @@ def evaluation_frame(spark: SparkSession, rows: pa.Table, probs: np.ndarray) -> 
     keys = rows.select(["impression_id", "customer_id", "offer_id", "label"])
     spark.createDataFrame(keys).createOrReplaceTempView("eval_rows")
     try:
-        meta = spark.sql(_META_SQL).toArrow().to_pandas()
+        meta = spark.sql(EVALUATION_META_SQL).toArrow().to_pandas()
     finally:
         spark.catalog.dropTempView("eval_rows")
     meta["score"] = probs

@@ -11,17 +11,16 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
 
 from offerrank.config import Settings
-from offerrank.features.compute import FEATURE_COLUMNS
 from offerrank.spark.features import compute_features_spark
 from offerrank.training.dataset import (
     LabelledSet,
     TrainingData,
     Window,
-    downsample_negatives,
+    downsampled_train_rows,
+    labelled_set,
     training_split,
 )
 
@@ -58,20 +57,15 @@ def featurize_spark(spark: SparkSession, rows: pa.Table, settings: Settings) -> 
         lookback_days=settings.lookback_days,
         label_window_days=settings.label_window_days,
     )
-    X = np.column_stack([feats.column(c).to_numpy() for c in FEATURE_COLUMNS]).astype(np.float64)
-    y = rows.column("label").to_numpy().astype(np.int8)
-    return LabelledSet(keys=rows.drop_columns(["label"]), X=X.reshape(len(y), -1), y=y)
+    return labelled_set(rows, feats)
 
 
 def spark_training_data(spark: SparkSession, run_date: date, settings: Settings) -> TrainingData:
     """dataset.build_training_data on Spark: the same split, draw, rows and values."""
     split = training_split(run_date, settings)
-    train_rows = labelled_rows(spark, split.train)
-    labels = train_rows.column("label").to_numpy()
-    mask, kept_rate = downsample_negatives(
-        labels, settings.negative_ratio, settings.seed + run_date.toordinal()
+    train_rows, kept_rate, positive_rate = downsampled_train_rows(
+        labelled_rows(spark, split.train), run_date, settings
     )
-    train_rows = train_rows.filter(pa.array(mask))
     val_rows = labelled_rows(spark, split.validation)
     # One feature pass for both splits: Spark's cost is mostly per pass, not per row.
     both = featurize_spark(spark, pa.concat_tables([train_rows, val_rows]), settings)
@@ -81,5 +75,5 @@ def spark_training_data(spark: SparkSession, run_date: date, settings: Settings)
         train=LabelledSet(keys=both.keys.slice(0, n), X=both.X[:n], y=both.y[:n]),
         validation=LabelledSet(keys=both.keys.slice(n), X=both.X[n:], y=both.y[n:]),
         kept_negative_rate=kept_rate,
-        train_positive_rate=float(labels.mean()) if labels.size else 0.0,
+        train_positive_rate=positive_rate,
     )

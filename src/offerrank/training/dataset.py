@@ -109,9 +109,27 @@ def featurize(con: duckdb.DuckDBPyConnection, rows: pa.Table, settings: Settings
         lookback_days=settings.lookback_days,
         label_window_days=settings.label_window_days,
     )
+    return labelled_set(rows, feats)
+
+
+def labelled_set(rows: pa.Table, feats: pa.Table) -> LabelledSet:
+    """Labelled rows and their features (same order) as model input: keys, X and y."""
     X = np.column_stack([feats.column(c).to_numpy() for c in FEATURE_COLUMNS]).astype(np.float64)
     y = rows.column("label").to_numpy().astype(np.int8)
     return LabelledSet(keys=rows.drop_columns(["label"]), X=X, y=y)
+
+
+def downsampled_train_rows(
+    train_rows: pa.Table, run_date: date, settings: Settings
+) -> tuple[pa.Table, float, float]:
+    """The training split's rows with negatives downsampled (seed fixed per run date), the
+    kept share of negatives and the positive rate before downsampling."""
+    labels = train_rows.column("label").to_numpy()
+    mask, kept_rate = downsample_negatives(
+        labels, settings.negative_ratio, settings.seed + run_date.toordinal()
+    )
+    positive_rate = float(labels.mean()) if labels.size else 0.0
+    return train_rows.filter(pa.array(mask)), kept_rate, positive_rate
 
 
 @dataclass
@@ -128,16 +146,13 @@ def build_training_data(
 ) -> TrainingData:
     """Mature impressions of the window, negatives of the training split downsampled."""
     split = training_split(run_date, settings)
-    train_rows = labelled_impressions(con, split.train)
-    labels = train_rows.column("label").to_numpy()
-    mask, kept_rate = downsample_negatives(
-        labels, settings.negative_ratio, settings.seed + run_date.toordinal()
+    train_rows, kept_rate, positive_rate = downsampled_train_rows(
+        labelled_impressions(con, split.train), run_date, settings
     )
-    train_rows = train_rows.filter(pa.array(mask))
     return TrainingData(
         split=split,
         train=featurize(con, train_rows, settings),
         validation=featurize(con, labelled_impressions(con, split.validation), settings),
         kept_negative_rate=kept_rate,
-        train_positive_rate=float(labels.mean()) if labels.size else 0.0,
+        train_positive_rate=positive_rate,
     )
