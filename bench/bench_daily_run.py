@@ -19,9 +19,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from bench_common import source_store
 from offerrank.cli.report import HEADLINE
 
 RUN = """
@@ -59,14 +59,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="offerrank-bench-"))
-    source = args.db
-    if source is None:
-        from offerrank.world.generate import generate_world
-
-        source = work / "source.db"
-        t0 = time.perf_counter()
-        generate_world(source, preset=args.preset, seed=7)
-        print(f"generated {args.preset} in {time.perf_counter() - t0:.1f} s")
+    source = source_store(args.db, args.preset, work)
     kinds = (
         ("retrain", "2026-02-16", True),
         ("load", "2026-02-17", True),

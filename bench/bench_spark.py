@@ -19,8 +19,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench_common import source_store
 
 DAY = "2026-02-16"
 
@@ -124,14 +125,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="offerrank-bench-spark-"))
-    source = args.db
-    if source is None:
-        from offerrank.world.generate import generate_world
-
-        source = work / "source.db"
-        t0 = time.perf_counter()
-        generate_world(source, preset=args.preset, seed=7)
-        print(f"generated {args.preset} in {time.perf_counter() - t0:.1f} s")
+    source = source_store(args.db, args.preset, work)
     results: dict[tuple[str, str], list[dict]] = {}
     for i in range(args.repeat):
         for engine in ("duckdb", "spark"):

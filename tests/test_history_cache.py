@@ -13,8 +13,8 @@ import pytest
 from offerrank.features.engine import read_store_tables
 from offerrank.store.db import connect
 from offerrank.store.history_cache import MANIFEST
-from offerrank.store.incremental import check_store
 from offerrank.store.migrations import migrate
+from store_shell import check, shell
 
 
 @pytest.fixture
@@ -25,21 +25,6 @@ def store(tiny_world: Path, tmp_path: Path) -> Path:
     migrate(con)
     con.close()
     return db
-
-
-def check(db: Path) -> None:
-    """What a run does first: check new rows and advance the watermarks."""
-    con = connect(db)
-    try:
-        check_store(con, db)
-    finally:
-        con.close()
-
-
-def shell(db: Path, sql: str) -> None:
-    con = sqlite3.connect(db)
-    con.executescript(sql)
-    con.close()
 
 
 def _sorted(table: pa.Table) -> pa.Table:

@@ -21,12 +21,11 @@ import pytest
 from offerrank.config import Settings
 from offerrank.errors import ContractViolation
 from offerrank.pipeline.daily import STEPS, run_daily
-from offerrank.store.db import connect
-from offerrank.store.incremental import StoreCheck, check_store
+from offerrank.store.incremental import StoreCheck
 from offerrank.store.io import export_dir, import_dir
-from offerrank.store.migrations import migrate
 from offerrank.store.watermarks import TABLE, marks, trigger_name
 from reliability_ledger import Ledger, rows_differing, store_rows
+from store_shell import check, shell
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NEXT_DAY = date(2026, 2, 18)  # after the session's two-day run
@@ -38,22 +37,6 @@ def golden(tmp_path: Path) -> Path:
     con.executescript((FIXTURES / "golden_store.sql").read_text())
     con.close()
     return db
-
-
-def check(db: Path) -> StoreCheck:
-    con = connect(db)
-    try:
-        migrate(con)
-        return check_store(con, db)
-    finally:
-        con.close()
-
-
-def shell(db: Path, sql: str) -> None:
-    """Write as an operator would, with no offerrank code involved."""
-    con = sqlite3.connect(db)
-    con.executescript(sql)
-    con.close()
 
 
 def broken(found: StoreCheck) -> set[tuple[str, str, str]]:
