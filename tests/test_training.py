@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engines import duckdb_engine
 from offerrank.config import Settings
-from offerrank.features.engine import open_engine
 from offerrank.store.db import connect
 from offerrank.store.migrations import migrate
 from offerrank.training.dataset import (
@@ -48,8 +48,9 @@ def test_split_uses_only_mature_days_and_validation_comes_last(
 def test_training_rows_are_mature_and_match_the_window(world_db: Path) -> None:
     s = Settings(db_path=world_db)
     run_date = date(2026, 2, 16)
-    con = open_engine(world_db)
-    data = build_training_data(con, run_date, s)
+    engine = duckdb_engine(world_db)
+    con = engine.con
+    data = build_training_data(engine, run_date, s)
     split = data.split
     for part, window in ((data.train, split.train), (data.validation, split.validation)):
         days = part.keys.column("as_of").to_pylist()

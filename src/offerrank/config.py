@@ -22,6 +22,8 @@ else:  # pragma: no cover
 DEFAULT_DB = Path("data/metro.db")
 DB_ENV = "OFFERRANK_DB"
 CONFIG_ENV = "OFFERRANK_CONFIG"
+# The compute engines a run can use (`engines.registry` maps each to its implementation).
+ENGINE_NAMES: tuple[str, ...] = ("duckdb", "spark")
 
 
 class Settings(BaseModel):
@@ -95,8 +97,8 @@ class Settings(BaseModel):
     @field_validator("engine")
     @classmethod
     def _known_engine(cls, v: str) -> str:
-        if v not in {"duckdb", "spark"}:
-            raise ValueError(f"engine must be 'duckdb' or 'spark', not {v!r}")
+        if v not in ENGINE_NAMES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINE_NAMES)}, not {v!r}")
         return v
 
     @field_validator("rank_by")

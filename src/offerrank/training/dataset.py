@@ -5,6 +5,8 @@ An impression shown on `s` has a mature label on run date D only when `s + 7 < D
 `train_window_days` mature days ends there; its last `validation_days` form the
 validation split (kept whole: it measures the model on the real class balance), the
 earlier days the training split, whose negatives are downsampled with a fixed seed.
+Built on any engine (`engines.base.Engine`): the engine labels and featurizes, the
+split and the draw are the same code for all.
 """
 
 from __future__ import annotations
@@ -12,23 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
 from offerrank.config import Settings
-from offerrank.features.compute import FEATURE_COLUMNS, compute_features
-
-
-@dataclass(frozen=True)
-class Window:
-    """Inclusive range of shown dates."""
-
-    first: date
-    last: date
-
-    def contains(self, day: date) -> bool:
-        return self.first <= day <= self.last
+from offerrank.engines.base import Engine, Window
+from offerrank.features.registry import FEATURE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -68,18 +59,11 @@ class LabelledSet:
     def positives(self) -> int:
         return int(self.y.sum())
 
-
-def labelled_impressions(con: duckdb.DuckDBPyConnection, window: Window) -> pa.Table:
-    """Impressions shown within `window` with their labels, in a stable order."""
-    return con.sql(
-        """
-        SELECT impression_id, customer_id, offer_id, shown_date AS as_of, label
-        FROM impression_labels
-        WHERE shown_date BETWEEN ? AND ?
-        ORDER BY impression_id
-        """,
-        params=[window.first, window.last],
-    ).to_arrow_table()
+    def slice(self, start: int, stop: int | None = None) -> LabelledSet:
+        stop = self.n if stop is None else stop
+        return LabelledSet(
+            self.keys.slice(start, stop - start), self.X[start:stop], self.y[start:stop]
+        )
 
 
 def downsample_negatives(labels: np.ndarray, ratio: float, seed: int) -> tuple[np.ndarray, float]:
@@ -100,15 +84,9 @@ def downsample_negatives(labels: np.ndarray, ratio: float, seed: int) -> tuple[n
     return mask, keep_neg / n_neg
 
 
-def featurize(con: duckdb.DuckDBPyConnection, rows: pa.Table, settings: Settings) -> LabelledSet:
+def featurize(engine: Engine, rows: pa.Table) -> LabelledSet:
     """Features as of each row's `as_of` (the impression's shown_date): point in time."""
-    pairs = rows.select(["customer_id", "offer_id", "as_of"])
-    feats = compute_features(
-        con,
-        pairs,
-        lookback_days=settings.lookback_days,
-        label_window_days=settings.label_window_days,
-    )
+    feats = engine.features(rows.select(["customer_id", "offer_id", "as_of"]))
     return labelled_set(rows, feats)
 
 
@@ -141,18 +119,20 @@ class TrainingData:
     train_positive_rate: float  # before downsampling
 
 
-def build_training_data(
-    con: duckdb.DuckDBPyConnection, run_date: date, settings: Settings
-) -> TrainingData:
-    """Mature impressions of the window, negatives of the training split downsampled."""
+def build_training_data(engine: Engine, run_date: date, settings: Settings) -> TrainingData:
+    """Mature impressions of the window, negatives of the training split downsampled;
+    both splits featurized in one engine pass (an engine's cost is mostly per pass)."""
     split = training_split(run_date, settings)
     train_rows, kept_rate, positive_rate = downsampled_train_rows(
-        labelled_impressions(con, split.train), run_date, settings
+        engine.labelled_impressions(split.train), run_date, settings
     )
+    val_rows = engine.labelled_impressions(split.validation)
+    both = featurize(engine, pa.concat_tables([train_rows, val_rows]))
+    n = train_rows.num_rows
     return TrainingData(
         split=split,
-        train=featurize(con, train_rows, settings),
-        validation=featurize(con, labelled_impressions(con, split.validation), settings),
+        train=both.slice(0, n),
+        validation=both.slice(n),
         kept_negative_rate=kept_rate,
         train_positive_rate=positive_rate,
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 from offerrank.errors import OfferrankError
 from offerrank.store.db import transaction
+from offerrank.store.outputs import ModelRow, register_active_model
 from offerrank.training.models import Ranker, artifact_name, load_model, write_text
 
 
@@ -58,20 +59,17 @@ def save_model(
     }
     write_text(folder / "sidecar.json", json.dumps(sidecar, indent=2, sort_keys=True))
     with transaction(con):
-        con.execute("UPDATE model_registry SET is_active = 0 WHERE is_active = 1")
-        con.execute("DELETE FROM model_registry WHERE model_version = ?", (version,))
-        con.execute(
-            "INSERT INTO model_registry (model_version, model_type, trained_for, artifact_path,"
-            " sha256, val_auc, is_active, created_at, sidecar_json) VALUES (?,?,?,?,?,?,1,?,?)",
-            (
-                version,
-                model.kind,
-                sidecar["trained_for"],
-                str(path),
-                sha256(text),
-                sidecar.get("val_auc"),
-                datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                json.dumps(sidecar, sort_keys=True),
+        register_active_model(
+            con,
+            ModelRow(
+                model_version=version,
+                model_type=model.kind,
+                trained_for=sidecar["trained_for"],
+                artifact_path=str(path),
+                sha256=sha256(text),
+                val_auc=sidecar.get("val_auc"),
+                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                sidecar_json=json.dumps(sidecar, sort_keys=True),
             ),
         )
     return path
