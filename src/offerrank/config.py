@@ -50,6 +50,12 @@ class Settings(BaseModel):
     negative_ratio: float = Field(20.0, gt=0, description="negatives kept per positive")
     retrain_weekday: int = Field(0, ge=0, le=6, description="0 = Monday")
     seed: int = 42
+    promotion_tolerance: float = Field(
+        0.005,
+        ge=0,
+        description="a retrained model is refused when its validation AUC is below the"
+        " active model's on the same impressions by more than this",
+    )
 
     # candidates and ranking
     top_k: int = Field(10, ge=1)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from offerrank.monitoring.metrics_base import ScoreRuns, customer_codes
+from offerrank.monitoring.metrics_base import ScoreRuns, as_vector, customer_codes, score_runs
 from offerrank.monitoring.metrics_rank import TopKHits
 
 
@@ -121,3 +121,38 @@ def customer_bootstrap(
         out["recall_at_k"].append(_ratio(rec, counted))
         out["margin_lift_at_k"].append(_ratio(top, expected))
     return out
+
+
+def paired_auc_difference(
+    customers: Any,
+    labels: Any,
+    a: Any,
+    b: Any,
+    *,
+    n: int = 200,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> tuple[float, float | None, float | None] | None:
+    """AUC(a) - AUC(b) on the same impressions, with a paired bootstrap interval.
+
+    Both scores are judged on each resample of whole customers (drawn with replacement,
+    as `customer_bootstrap` draws them), so the interval reflects how much the
+    difference, not each AUC, varies. None when the labels have a single class; the
+    interval is None when `n` is 0.
+    """
+    y = as_vector(labels)
+    codes, n_customers = customer_codes(customers)
+    pooled = np.zeros(y.size, dtype=np.int64)
+    runs = [score_runs(pooled, 1, as_vector(s)) for s in (a, b)]
+    ones = np.ones(y.size)
+    point = [_weighted_auc(r, y[r.order], ones) for r in runs]
+    if point[0] is None or point[1] is None:
+        return None
+    rng = np.random.default_rng(seed)
+    diffs: list[float | None] = []
+    for _ in range(n):
+        w = np.bincount(rng.integers(0, n_customers, n_customers), minlength=n_customers)
+        pair = [_weighted_auc(r, y[r.order], w[codes[r.order]].astype(np.float64)) for r in runs]
+        diffs.append(None if pair[0] is None or pair[1] is None else pair[0] - pair[1])
+    ci = percentile_interval(diffs, alpha) if n else None
+    return point[0] - point[1], (ci[0] if ci else None), (ci[1] if ci else None)

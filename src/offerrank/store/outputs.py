@@ -236,9 +236,8 @@ class ModelRow:
     sidecar_json: str
 
 
-def register_active_model(con: sqlite3.Connection, row: ModelRow) -> None:
-    """Make `row` the registry's only active model (replacing a row of the same version)."""
-    con.execute("UPDATE model_registry SET is_active = 0 WHERE is_active = 1")
+def register_model(con: sqlite3.Connection, row: ModelRow, *, active: bool) -> None:
+    """Add (or replace) a model version; `active` makes it the registry's only active one."""
     con.execute("DELETE FROM model_registry WHERE model_version = ?", (row.model_version,))
     _insert(
         con,
@@ -262,9 +261,56 @@ def register_active_model(con: sqlite3.Connection, row: ModelRow) -> None:
                 row.artifact_path,
                 row.sha256,
                 row.val_auc,
-                1,
+                0,
                 row.created_at,
                 row.sidecar_json,
             )
         ],
+    )
+    if active:
+        set_active_model(con, row.model_version)
+
+
+def set_active_model(con: sqlite3.Connection, version: str) -> None:
+    """Make `version` the only active model."""
+    con.execute("UPDATE model_registry SET is_active = 0 WHERE is_active = 1")
+    con.execute("UPDATE model_registry SET is_active = 1 WHERE model_version = ?", (version,))
+
+
+@dataclass(frozen=True)
+class ModelEvent:
+    """A decision about a model version: trained, promoted, refused or activated."""
+
+    at: str
+    model_version: str
+    event: str
+    run_date: str | None = None
+    val_auc: float | None = None
+    incumbent_version: str | None = None
+    incumbent_auc: float | None = None
+    delta_ci_low: float | None = None
+    delta_ci_high: float | None = None
+    detail: str | None = None
+
+
+MODEL_EVENT_COLUMNS = (
+    "at",
+    "run_date",
+    "model_version",
+    "event",
+    "val_auc",
+    "incumbent_version",
+    "incumbent_auc",
+    "delta_ci_low",
+    "delta_ci_high",
+    "detail",
+)
+
+
+def record_model_event(con: sqlite3.Connection, event: ModelEvent) -> None:
+    _insert(
+        con,
+        "model_events",
+        MODEL_EVENT_COLUMNS,
+        [tuple(getattr(event, c) for c in MODEL_EVENT_COLUMNS)],
     )

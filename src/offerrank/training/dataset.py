@@ -66,19 +66,34 @@ class LabelledSet:
         )
 
 
-def downsample_negatives(labels: np.ndarray, ratio: float, seed: int) -> tuple[np.ndarray, float]:
+def id_hash(ids: np.ndarray, seed: int) -> np.ndarray:
+    """A uniform 64-bit hash of each id (SplitMix64 of id + seed): the same id and seed
+    give the same value on any machine, whatever else is in the batch."""
+    with np.errstate(over="ignore"):
+        z = np.asarray(ids).astype(np.uint64) + np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def downsample_negatives(
+    labels: np.ndarray, ids: np.ndarray, ratio: float, seed: int
+) -> tuple[np.ndarray, float]:
     """Keep every positive and `ratio` negatives per positive; return (mask, kept negative rate).
 
-    The kept rate is what the model's odds must be multiplied by to undo the sampling.
+    The negatives kept are those with the smallest `id_hash` of their impression id: the
+    same impressions give the same sample whatever the run date, so the same window gives
+    the same model. The kept rate is what the model's odds must be multiplied by to undo
+    the sampling.
     """
     pos = labels == 1
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
     keep_neg = min(n_neg, int(round(ratio * max(n_pos, 1))))
     if n_neg == 0 or keep_neg >= n_neg:
         return np.ones_like(labels, dtype=bool), 1.0
-    rng = np.random.default_rng(seed)
     neg_idx = np.flatnonzero(~pos)
-    chosen = rng.choice(neg_idx, size=keep_neg, replace=False)
+    hashes = id_hash(np.asarray(ids)[neg_idx], seed)
+    chosen = neg_idx[np.argpartition(hashes, keep_neg - 1)[:keep_neg]]
     mask = pos.copy()
     mask[chosen] = True
     return mask, keep_neg / n_neg
@@ -98,14 +113,13 @@ def labelled_set(rows: pa.Table, feats: pa.Table) -> LabelledSet:
 
 
 def downsampled_train_rows(
-    train_rows: pa.Table, run_date: date, settings: Settings
+    train_rows: pa.Table, settings: Settings
 ) -> tuple[pa.Table, float, float]:
-    """The training split's rows with negatives downsampled (seed fixed per run date), the
-    kept share of negatives and the positive rate before downsampling."""
+    """The training split's rows with negatives downsampled (by impression id), the kept
+    share of negatives and the positive rate before downsampling."""
     labels = train_rows.column("label").to_numpy()
-    mask, kept_rate = downsample_negatives(
-        labels, settings.negative_ratio, settings.seed + run_date.toordinal()
-    )
+    ids = train_rows.column("impression_id").to_numpy()
+    mask, kept_rate = downsample_negatives(labels, ids, settings.negative_ratio, settings.seed)
     positive_rate = float(labels.mean()) if labels.size else 0.0
     return train_rows.filter(pa.array(mask)), kept_rate, positive_rate
 
@@ -124,7 +138,7 @@ def build_training_data(engine: Engine, run_date: date, settings: Settings) -> T
     both splits featurized in one engine pass (an engine's cost is mostly per pass)."""
     split = training_split(run_date, settings)
     train_rows, kept_rate, positive_rate = downsampled_train_rows(
-        engine.labelled_impressions(split.train), run_date, settings
+        engine.labelled_impressions(split.train), settings
     )
     val_rows = engine.labelled_impressions(split.validation)
     both = featurize(engine, pa.concat_tables([train_rows, val_rows]))
