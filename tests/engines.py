@@ -27,9 +27,10 @@ def engine_on(tables: dict[str, pa.Table], **settings: Any) -> DuckDBEngine:
 def day_candidates(
     engine: DuckDBEngine, day: date, settings: Settings, customers: pa.Table | None = None
 ) -> pa.Table:
-    """The retrieval rules' pairs of `day` for `customers` (default: every customer)."""
-    from offerrank.ranking.candidates import retrieval_query
+    """The eligible pairs of `day` for `customers` (default: every customer)."""
+    from offerrank.engines.base import SqlQuery
+    from offerrank.ranking.retrieval import eligible_sql
 
     if customers is None:
         customers = engine.con.sql("SELECT customer_id FROM customers").to_arrow_table()
-    return engine.candidates(retrieval_query(day, settings), customers)
+    return engine.candidates(SqlQuery(eligible_sql(), {"as_of": day}), customers)

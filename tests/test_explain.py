@@ -9,6 +9,7 @@ from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,15 +18,11 @@ from typer.testing import CliRunner
 import offerrank.cli.inspect  # noqa: F401  (registers status, explain, report)
 from explained_run import DAYS, copy_world
 from offerrank.cli.main import app
-from offerrank.monitoring.explain import (
-    RANDOM_STRATUM,
-    TOP_STRATUM,
-    contributions,
-    stratified_sample,
-)
+from offerrank.monitoring.explain import contributions
 from offerrank.monitoring.explain_pair import explain_pair
 from offerrank.pipeline.daily import run_daily
 from offerrank.pipeline.status import recent_runs
+from offerrank.ranking import samples
 from offerrank.ranking.rank import rank_within_customer
 from offerrank.training.models import LightGBMModel, fit_logistic, predict_proba, sigmoid
 
@@ -77,20 +74,42 @@ def test_rank_within_customer_matches_hand_computed_order() -> None:
     assert rank_within_customer(cust, offer, score).tolist() == [2, 2, 1, 1, 3]
 
 
-def test_sample_holds_every_top_pair_of_its_customers_and_is_deterministic() -> None:
+def _sample(cust, offer, rank, sizes, parts: int, seed: int = 5):  # type: ignore[no-untyped-def]
+    """Candidates drawn per partition of customers, merged and selected as a run does."""
+    kept: dict[str, list] = {k: [] for k in samples.SAMPLE_KINDS}
+    for p in range(parts):
+        rows = np.flatnonzero(cust % parts == p)
+        table = pa.table({"customer_id": cust[rows], "offer_id": offer[rows], "rank": rank[rows]})
+        for kind, (idx, keys) in samples.candidates(
+            cust[rows], offer[rows], rank[rows], sizes, seed
+        ).items():
+            found = table.take(pa.array(idx)).append_column("sample_key", pa.array(keys))
+            kept[kind] = [samples.bounded([*kept[kind], found], kind, sizes)]
+    return samples.select({k: v[0] for k, v in kept.items()}, sizes)
+
+
+def _pairs(table: pa.Table) -> list[tuple[int, int]]:
+    return sorted(
+        zip(*(table.column(c).to_pylist() for c in ("customer_id", "offer_id")), strict=True)
+    )
+
+
+def test_sample_holds_every_top_pair_of_its_customers_whatever_the_partitions() -> None:
     rng = np.random.default_rng(3)
     cust = np.repeat(np.arange(500), 30)
-    score = rng.random(cust.size)
-    rank = rank_within_customer(cust, np.arange(cust.size), score)
-    a = stratified_sample(cust, rank, 5, 400, np.random.default_rng(9))
-    b = stratified_sample(cust, rank, 5, 400, np.random.default_rng(9))
-    assert np.array_equal(a.index, b.index) and a.index.size == 400
-    assert np.unique(a.index).size == a.index.size
-    top = a.index[a.stratum == TOP_STRATUM]
-    assert 0 < top.size <= 200 and np.all(rank[top] <= 5)
-    chosen = np.unique(cust[top])
-    assert top.size == 5 * chosen.size  # all five top pairs of every chosen customer
-    assert np.count_nonzero(a.stratum == RANDOM_STRATUM) == 400 - top.size
+    offer = np.tile(np.arange(30), 500)
+    rank = rank_within_customer(cust, offer, rng.random(cust.size))
+    sizes = samples.SampleSizes(explain=400, importance=50, drift=300, top_k=5)
+    one = _sample(cust, offer, rank, sizes, 1)
+    top = one["explain"].filter(one["explain_top"])
+    assert one["explain"].num_rows == 400 and len(set(_pairs(one["explain"]))) == 400
+    assert 0 < top.num_rows <= 200 and max(top.column("rank").to_pylist()) <= 5
+    chosen = set(top.column("customer_id").to_pylist())
+    assert top.num_rows == 5 * len(chosen)  # all five top pairs of every chosen customer
+    for parts in (2, 3, 7):
+        other = _sample(cust, offer, rank, sizes, parts)
+        for kind in ("explain", samples.IMPORTANCE, samples.DRIFT):
+            assert _pairs(other[kind]) == _pairs(one[kind]), (parts, kind)
 
 
 @settings(max_examples=60, deadline=None)
@@ -99,17 +118,25 @@ def test_sample_holds_every_top_pair_of_its_customers_and_is_deterministic() -> 
     top_k=st.integers(1, 5),
     size=st.integers(0, 120),
     seed=st.integers(0, 10),
+    parts=st.integers(1, 4),
 )
-def test_sample_invariants(customers: list[int], top_k: int, size: int, seed: int) -> None:
+def test_sample_invariants(
+    customers: list[int], top_k: int, size: int, seed: int, parts: int
+) -> None:
     cust = np.array(customers, dtype=np.int64)
-    score = np.random.default_rng(seed).random(cust.size)
-    rank = rank_within_customer(cust, np.arange(cust.size), score)
-    s = stratified_sample(cust, rank, top_k, size, np.random.default_rng(seed))
-    assert s.index.size == min(size, cust.size) == np.unique(s.index).size
-    top = s.index[s.stratum == TOP_STRATUM]
-    assert top.size <= size // 2 and np.all(rank[top] <= top_k)
-    for c in np.unique(cust[top]):  # a chosen customer's top pairs are all there
-        assert np.count_nonzero(cust[top] == c) == np.count_nonzero((cust == c) & (rank <= top_k))
+    offer = np.arange(cust.size, dtype=np.int64)
+    rank = rank_within_customer(cust, offer, np.random.default_rng(seed).random(cust.size))
+    sizes = samples.SampleSizes(explain=size, importance=10, drift=20, top_k=top_k)
+    found = _sample(cust, offer, rank, sizes, parts, seed)
+    explain = found["explain"]
+    assert explain.num_rows == min(size, cust.size) == len(set(_pairs(explain)))
+    top = explain.filter(found["explain_top"])
+    assert top.num_rows <= size // 2 and all(r <= top_k for r in top.column("rank").to_pylist())
+    for c in set(top.column("customer_id").to_pylist()):  # a chosen customer's tops are all there
+        assert top.column("customer_id").to_pylist().count(c) == np.count_nonzero(
+            (cust == c) & (rank <= top_k)
+        )
+    assert found[samples.DRIFT].num_rows == min(20, cust.size)
 
 
 def test_run_persists_a_sample_with_top_ranked_pairs(world: Path) -> None:

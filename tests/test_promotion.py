@@ -16,11 +16,12 @@ from typer.testing import CliRunner
 from engines import duckdb_engine
 from offerrank.cli.main import app
 from offerrank.config import Settings
+from offerrank.hashing import id_hash
 from offerrank.monitoring.metrics_bootstrap import paired_auc_difference
 from offerrank.monitoring.metrics_rank import auc
 from offerrank.pipeline.daily import run_daily
 from offerrank.training import train as train_module
-from offerrank.training.dataset import build_training_data, downsample_negatives, id_hash
+from offerrank.training.dataset import build_training_data, downsample_negatives
 from offerrank.training.models import LogisticModel
 from offerrank.training.train import fit_models
 

@@ -69,42 +69,21 @@ def test_ranking_order_is_the_lexsort_order(rows, sql_from) -> None:
     assert ranking_order(c, o, s, sql_from=sql_from).tolist() == expected.tolist()
 
 
-def test_candidates_respect_the_rules(tiny_world: Path) -> None:
-    s = Settings(db_path=tiny_world)
-    engine = duckdb_engine(tiny_world)
-    con = engine.con
-    cands = day_candidates(engine, DAY, s)
-    assert cands.num_rows > 0
-    con.register("cands", cands)
-    broken = con.sql(
-        """
-        SELECT
-          SUM(CASE WHEN NOT (o.start_date <= $d AND o.end_date >= $d) THEN 1 ELSE 0 END),
-          SUM(CASE WHEN o.target_business_type IS NOT NULL
-                    AND o.target_business_type <> c.business_type THEN 1 ELSE 0 END),
-          SUM(CASE WHEN EXISTS (SELECT 1 FROM redemptions r WHERE r.customer_id = k.customer_id
-                    AND r.offer_id = k.offer_id AND r.redeemed_date < $d) THEN 1 ELSE 0 END)
-        FROM cands k JOIN offers o USING (offer_id) JOIN customers c USING (customer_id)
-        """,
-        params={"d": DAY},
-    ).fetchall()[0]
-    assert broken == (0, 0, 0)
-    per_customer = con.sql(
-        "SELECT MAX(n) FROM (SELECT customer_id, COUNT(*) n FROM cands GROUP BY 1)"
-    ).fetchall()[0][0]
-    assert per_customer <= s.max_candidates_per_customer
-    dupes = con.sql(
-        "SELECT COUNT(*) - COUNT(DISTINCT (customer_id, offer_id)) FROM cands"
-    ).fetchall()[0][0]
-    assert dupes == 0
+def test_a_customer_without_history_still_gets_a_full_pool(tiny_world: Path) -> None:
+    from offerrank.engines.base import FirstStage
+    from offerrank.features.registry import FEATURE_COLUMNS
+    from offerrank.ranking.retrieval import retrieval_query
 
-
-def test_cold_start_customer_gets_popular_offers(tiny_world: Path) -> None:
-    s = Settings(db_path=tiny_world)
     engine = duckdb_engine(tiny_world)
     engine.con.sql("INSERT INTO customers VALUES (999999, 'restaurant', NULL)")
-    cands = day_candidates(engine, DAY, s, customers=pa.table({"customer_id": [999999]}))
-    assert 0 < cands.num_rows <= s.cold_start_offers
+    stage = FirstStage(tuple(1.0 if n == "discount_depth" else 0.0 for n in FEATURE_COLUMNS), 0.0)
+    pool = pa.concat_tables(engine.rank_partitions(retrieval_query(DAY, stage, 5), 1, lambda p: p))
+    mine = pool.filter(pa.compute.equal(pool.column("customer_id"), 999999))
+    assert mine.num_rows == 5
+    assert mine.column("recency_days").to_pylist() == [91.0] * 5  # no order in the window
+    deepest = sorted(mine.column("discount_depth").to_pylist(), reverse=True)
+    eligible = day_candidates(engine, DAY, Settings(), pa.table({"customer_id": [999999]}))
+    assert mine.num_rows <= eligible.num_rows and deepest == sorted(deepest, reverse=True)
 
 
 def test_shuffling_candidates_changes_no_score(tiny_world: Path) -> None:

@@ -5,7 +5,8 @@ attributes), from the same SQL files transpiled by sqlglot."""
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,9 @@ import pytest
 
 from engines import duckdb_engine
 from offerrank.config import Settings
-from offerrank.engines.base import Engine, Window
+from offerrank.engines.base import Engine, SqlQuery, Window
 from offerrank.features.registry import FEATURE_COLUMNS, constant_dates
-from offerrank.ranking.candidates import retrieval_query
-from offerrank.ranking.rank import rank_within_customer, top_k
+from offerrank.ranking.retrieval import eligible_sql, popular_candidates_sql
 from offerrank.training.dataset import build_training_data
 
 pytestmark = pytest.mark.spark
@@ -91,44 +91,82 @@ def test_training_set_is_identical(engines, tiny_settings: Settings) -> None:
 
 def test_candidates_are_identical(engines, tiny_settings: Settings) -> None:
     duck, ours = engines
-    query = retrieval_query(RUN_DATE, tiny_settings)
     everyone = duck.con.sql("SELECT customer_id FROM customers").to_arrow_table()
-    a, b = duck.candidates(query, everyone), ours.candidates(query, everyone)
-    assert a.num_rows > 0
-    assert b.cast(a.schema).equals(a)
-    pool_a, pool_b = duck.candidate_pool(query), ours.candidate_pool(query)
-    assert (
-        (pool_a.pairs, pool_a.customers)
-        == (pool_b.pairs, pool_b.customers)
-        == (
-            a.num_rows,
-            len(pa.compute.unique(a.column("customer_id"))),
-        )
-    )
+    for query in (
+        SqlQuery(eligible_sql(), {"as_of": RUN_DATE}),
+        SqlQuery(
+            popular_candidates_sql(),
+            {"as_of": RUN_DATE, "window_start": RUN_DATE - timedelta(days=90)},
+        ),
+    ):
+        a, b = duck.candidates(query, everyone), ours.candidates(query, everyone)
+        keys = [("customer_id", "ascending"), ("offer_id", "ascending")]
+        assert a.num_rows > 0
+        assert b.cast(a.schema).sort_by(keys).equals(a.sort_by(keys))
 
 
-def test_scoring_features_scores_and_top_k_are_identical(engines, tiny_settings: Settings) -> None:
+def test_retrieval_pool_scores_and_lists_are_identical(engines, tiny_settings: Settings) -> None:
+    """The first stage's ranks, the pool and everything `rank_partition` returns for it
+    (served lists, samples) are the same on both engines, whatever their partitions."""
+    from offerrank.ranking import samples
+    from offerrank.ranking.partition import RankJob, rank_partition
+    from offerrank.ranking.retrieval import first_stage_of, positives_of, retrieval_query
     from offerrank.training.train import train_models
 
     duck, ours = engines
-    model = train_models(duck, RUN_DATE, tiny_settings).model
-    query = retrieval_query(RUN_DATE, tiny_settings)
-    a = duck.score(duck.candidate_pool(query), model)
-    b = ours.score(ours.candidate_pool(query), model)
-    assert a.features.num_rows > 0
-    assert_same_features(a.features, b.features)
-    np.testing.assert_allclose(b.scores, a.scores, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(b.X, a.X, rtol=0, atol=1e-9)
-    ids = [a.features.column(c).to_numpy() for c in ("customer_id", "offer_id")]
-    k = tiny_settings.top_k
-    assert (
-        top_k(*ids, b.scores, k)
-        .select(["customer_id", "offer_id", "rank"])
-        .equals(top_k(*ids, a.scores, k).select(["customer_id", "offer_id", "rank"]))
-    )
+    result = train_models(duck, RUN_DATE, tiny_settings)
+    lr = result.logistic
+    stage = first_stage_of(lr.mean, lr.scale, lr.coef, lr.intercept)
+    positives = positives_of(duck, result.data.split.validation)
+    assert positives.num_rows > 0
     np.testing.assert_array_equal(
-        rank_within_customer(*ids, b.scores), rank_within_customer(*ids, a.scores)
+        ours.retrieval_ranks(positives, eligible_sql(), stage),
+        duck.retrieval_ranks(positives, eligible_sql(), stage),
     )
+    active = duck.active_offers(RUN_DATE)
+    margins = duck.offer_facts(active).column("unit_margin").to_numpy()
+    job = RankJob(
+        result.model, tiny_settings, RUN_DATE, samples.SampleSizes(200, 50, 500, 10),
+        active, margins,
+    )  # fmt: skip
+    retrieval = retrieval_query(RUN_DATE, stage, 8)
+
+    def lists_and_samples(engine, parts: int):  # type: ignore[no-untyped-def]
+        """The served rows, the pool size and the selected samples, as the rank step
+        merges them from the partitions."""
+        kept: dict[str, list] = {k: [] for k in samples.SAMPLE_KINDS}
+        recs, pool = [], 0
+        for out in engine.rank_partitions(retrieval, parts, partial(rank_partition, job=job)):
+            kind = out.column("kind")
+            recs.append(out.filter(pa.compute.equal(kind, "rec")))
+            pool += pa.compute.sum(
+                out.filter(pa.compute.equal(kind, "pool")).column("rank")
+            ).as_py()
+            for k in samples.SAMPLE_KINDS:
+                found = out.filter(pa.compute.equal(kind, k))
+                kept[k] = [samples.bounded([*kept[k], found], k, job.sizes)]
+        chosen = samples.select({k: v[0] for k, v in kept.items()}, job.sizes)
+        keys = [("customer_id", "ascending"), ("offer_id", "ascending")]
+        return (
+            pa.concat_tables(recs).sort_by(keys),
+            pool,
+            {k: chosen[k].sort_by(keys) for k in ("explain", samples.IMPORTANCE, samples.DRIFT)},
+        )
+
+    recs, pool, chosen = lists_and_samples(duck, 1)
+    assert pool > 0 and recs.num_rows == 8 * len(pa.compute.unique(recs.column("customer_id")))
+    for engine, parts in ((duck, 3), (ours, 1), (ours, 3)):
+        other_recs, other_pool, other_chosen = lists_and_samples(engine, parts)
+        assert other_pool == pool
+        cols = ["customer_id", "offer_id", "rank", "propensity"]
+        assert other_recs.select(cols).equals(recs.select(cols)), (engine.name, parts)
+        np.testing.assert_allclose(other_recs["score"], recs["score"], rtol=0, atol=1e-12)
+        for kind, table in chosen.items():
+            assert (
+                other_chosen[kind]
+                .select(["customer_id", "offer_id", "rank"])
+                .equals(table.select(["customer_id", "offer_id", "rank"]))
+            ), (engine.name, parts, kind)
 
 
 def test_an_extra_feature_is_one_sql_file_and_runs_on_both_engines(

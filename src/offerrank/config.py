@@ -57,11 +57,27 @@ class Settings(BaseModel):
         " active model's on the same impressions by more than this",
     )
 
-    # candidates and ranking
+    # retrieval and ranking
     top_k: int = Field(10, ge=1)
-    max_candidates_per_customer: int = Field(40, ge=1)
-    popular_per_segment: int = Field(15, ge=0)
-    cold_start_offers: int = Field(20, ge=1)
+    candidate_recall_target: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="retrieval keeps per customer as many pairs as this share of the"
+        " validation positives needs (sized when a model is trained)",
+    )
+    max_candidates_per_customer: int = Field(
+        300, ge=1, description="the most pairs per customer retrieval may keep"
+    )
+    candidate_recall_warning: float = Field(
+        0.8, ge=0, le=1, description="a run whose candidate recall is below this says so"
+    )
+    partitions: int = Field(
+        0, ge=0, description="customer partitions the pool is scored in; 0: from partition_pairs"
+    )
+    partition_pairs: int = Field(
+        2_000_000, ge=1000, description="eligible pairs per partition when partitions = 0"
+    )
 
     # ranking key and serving (docs/simulation.md: propensity semantics)
     rank_by: str = Field(
@@ -83,6 +99,9 @@ class Settings(BaseModel):
 
     # explanations: scored pairs whose feature contributions are kept per run
     explain_sample: int = Field(2000, ge=0)
+    drift_sample: int = Field(
+        200_000, ge=1000, description="scored pairs (a hash sample) the drift step compares"
+    )
 
     # drift
     psi_threshold: float = Field(0.2, gt=0)

@@ -9,10 +9,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from offerrank.config import Settings
+from offerrank.engines.base import SqlQuery
 from offerrank.engines.registry import open_engine
 from offerrank.errors import OfferrankError
 from offerrank.features.registry import FEATURE_COLUMNS, constant_dates
-from offerrank.ranking.candidates import retrieval_query
+from offerrank.ranking.retrieval import eligible_sql
 from offerrank.store.db import query_arrow
 
 
@@ -33,7 +34,7 @@ def read_pairs(path: Path) -> pa.Table:
 
 
 def write_features(settings: Settings, as_of: date, pairs_csv: Path | None, out: Path) -> int:
-    """Compute features for the pairs (or every candidate of `as_of`) and write them as CSV."""
+    """Compute features for the pairs (or every eligible pair of `as_of`) and write them as CSV."""
     engine = open_engine(settings)
     try:
         engine.load()
@@ -41,7 +42,7 @@ def write_features(settings: Settings, as_of: date, pairs_csv: Path | None, out:
             pairs = read_pairs(pairs_csv)
         else:
             everyone = query_arrow(settings.db_path, "SELECT customer_id FROM customers")
-            pairs = engine.candidates(retrieval_query(as_of, settings), everyone)
+            pairs = engine.candidates(SqlQuery(eligible_sql(), {"as_of": as_of}), everyone)
         query = pairs.select(["customer_id", "offer_id"]).append_column(
             "as_of", constant_dates(as_of, pairs.num_rows)
         )

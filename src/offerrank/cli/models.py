@@ -13,7 +13,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from offerrank.cli.commands import emit, user_errors
 from offerrank.cli.main import State, app
 
 if TYPE_CHECKING:
@@ -38,6 +37,7 @@ def models(ctx: typer.Context) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
+    from offerrank.cli.commands import emit, user_errors
     from offerrank.training.registry import list_models
 
     state: State = ctx.obj
@@ -81,6 +81,7 @@ def activate(
 
     Example: offerrank models activate 2026-02-16-lgbm
     """
+    from offerrank.cli.commands import emit, user_errors
     from offerrank.store import outputs
     from offerrank.store.db import transaction
     from offerrank.training.registry import activate as make_active

@@ -13,6 +13,7 @@ The SQL an engine runs is shared text in DuckDB's dialect (`features/sql`,
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -21,6 +22,17 @@ import numpy as np
 import pyarrow as pa
 
 from offerrank.features.registry import DEFAULT_FEATURES, FeatureSet
+from offerrank.hashing import id_hash
+
+# Customers are assigned to partitions in blocks of this many consecutive ids (a block is
+# never split: serving draws its Plackett-Luce propensities block by block).
+PARTITION_BLOCK = 64
+
+
+def partition_of(customer_ids: np.ndarray, partitions: int) -> np.ndarray:
+    """The partition (0 .. partitions - 1) of each customer: a hash of its id block."""
+    block = np.asarray(customer_ids, dtype=np.int64) // PARTITION_BLOCK
+    return (id_hash(block, 0) % np.uint64(max(partitions, 1))).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -52,23 +64,23 @@ class StoreFacts:
 
 
 @dataclass(frozen=True)
-class CandidatePool:
-    """A day's candidate pairs, kept on the engine under `name` (one pool per run)."""
+class FirstStage:
+    """A linear first stage, `bias + sum(weights[j] * feature_j)` over the registered
+    features: cheap enough to score in SQL on every eligible pair of a day."""
 
-    name: str
-    as_of: date
-    pairs: int
-    customers: int
+    weights: tuple[float, ...]
+    bias: float
 
 
 @dataclass(frozen=True)
-class Scored:
-    """Scored pairs in (customer_id, offer_id) order: features (keys first), the model
-    input and the calibrated scores."""
+class Retrieval:
+    """How a day's candidate pool is retrieved: the eligible pairs (`eligible`, reading
+    `candidate_scope`), scored by the first stage, the best `per_customer` of each
+    customer kept (ties to the lower offer id)."""
 
-    features: pa.Table
-    X: np.ndarray
-    scores: np.ndarray
+    eligible: SqlQuery
+    first_stage: FirstStage
+    per_customer: int
 
 
 class Scorer(Protocol):
@@ -97,14 +109,26 @@ class Engine(Protocol):
         as_of, in row order (`features.registry.feature_schema`)."""
 
     def candidates(self, query: SqlQuery, scope: pa.Table) -> pa.Table:
-        """The retrieval query's pairs for the customers of `scope` (customer_id), collected:
-        for a few customers (recall, tools), never a whole day."""
+        """A pair query's rows for the customers of `scope` (customer_id), collected: for a
+        few customers (recall, tools, simulations), never a whole day of a large store."""
 
-    def candidate_pool(self, query: SqlQuery) -> CandidatePool:
-        """The retrieval query's pairs for every customer, kept on the engine."""
+    def retrieval_ranks(
+        self, pairs: pa.Table, eligible_sql: str, first_stage: FirstStage
+    ) -> np.ndarray:
+        """For each (customer_id, offer_id, as_of) row, the pair's rank by the first stage
+        among its customer's eligible pairs of that day (`eligible_sql`, its `$as_of` bound to
+        the row's date); 0 when the pair is not eligible that day."""
 
-    def score(self, pool: CandidatePool, model: Scorer) -> Scored:
-        """Features as of the pool's date and calibrated scores of every pair of `pool`."""
+    def rank_partitions(
+        self,
+        retrieval: Retrieval,
+        partitions: int,
+        process: Callable[[pa.Table], pa.Table],
+    ) -> Iterator[pa.Table]:
+        """The retrieved pool of the day, customer partition by customer partition: for each,
+        the kept pairs' keys, features and `first_stage` score go through `process` where
+        the data lives, and its result comes back. Every customer is in one partition
+        (`partition_of`), so `process` sees all of a customer's pairs at once."""
 
     def offer_facts(self, offer_ids: np.ndarray) -> pa.Table:
         """offer_id, category and unit margin at the offer price of each id, in input order

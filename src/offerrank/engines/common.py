@@ -10,9 +10,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from offerrank.engines import queries
-from offerrank.engines.base import SqlQuery, StoreFacts, Window
+from offerrank.engines.base import FirstStage, SqlQuery, StoreFacts, Window
+from offerrank.features.registry import constant_dates
 
 
 class SqlEngine(ABC):
@@ -53,6 +55,35 @@ class SqlEngine(ABC):
     def candidates(self, query: SqlQuery, scope: pa.Table) -> pa.Table:
         scope = scope.select(["customer_id"]).cast(pa.schema([("customer_id", pa.int64())]))
         return self._query(query.sql, query.params, {"candidate_scope": scope})
+
+    @abstractmethod
+    def _ranked(self, eligible: pa.Table, first_stage: FirstStage) -> pa.Table:
+        """customer_id, offer_id, as_of and retrieval_rank of every eligible row."""
+
+    def retrieval_ranks(
+        self, pairs: pa.Table, eligible_sql: str, first_stage: FirstStage
+    ) -> np.ndarray:
+        parts = []
+        days = pairs.column("as_of")
+        for day in sorted(set(days.to_pylist())):
+            today = pairs.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+            scope = pa.table({"customer_id": pc.unique(today.column("customer_id"))})
+            found = self.candidates(SqlQuery(eligible_sql, {"as_of": day}), scope)
+            parts.append(found.append_column("as_of", constant_dates(day, found.num_rows)))
+        if not parts or sum(p.num_rows for p in parts) == 0:
+            return np.zeros(pairs.num_rows, dtype=np.int64)
+        ranked = self._ranked(pa.concat_tables(parts), first_stage)
+        keys = ["customer_id", "offer_id", "as_of"]
+        asked = pairs.select(keys).append_column(
+            "position", pa.array(np.arange(pairs.num_rows, dtype=np.int64))
+        )
+        found = asked.join(
+            ranked.select([*keys, "retrieval_rank"]), keys=keys, join_type="left outer"
+        )
+        ranks = np.zeros(pairs.num_rows, dtype=np.int64)
+        rank = found.column("retrieval_rank").to_numpy(zero_copy_only=False)
+        ranks[found.column("position").to_numpy()] = np.nan_to_num(rank, nan=0).astype(np.int64)
+        return ranks
 
 
 LABELLED_SCHEMA = pa.schema(

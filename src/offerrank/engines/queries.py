@@ -41,3 +41,32 @@ ALL_CUSTOMERS = "SELECT customer_id FROM customers"
 # The scoring rows of a pool: its pairs, as of its date (an engine orders them).
 POOL_PAIRS = "SELECT customer_id, offer_id, $as_of AS as_of FROM {pool}"
 POOL_COUNTS = "SELECT COUNT(*) AS pairs, COUNT(DISTINCT customer_id) AS customers FROM {pool}"
+
+# Every requested pair with its features, kept on the engine while the first stage ranks them.
+ALL_PAIRS = "pair_features_all"
+# The first stage of retrieval over `pair_features_all` (every eligible pair with its
+# features): its score ({score}: `$fs_bias + $fs_w0 * feature_0 + ...`, built by
+# `first_stage_score`) and its rank within the customer's pairs of the same day.
+FIRST_STAGE_RANKED = """
+SELECT *,
+       ROW_NUMBER() OVER (
+           PARTITION BY customer_id, as_of ORDER BY first_stage DESC, offer_id
+       ) AS retrieval_rank
+FROM (SELECT pf.*, {score} AS first_stage FROM pair_features_all AS pf) AS scored
+"""
+# The kept pool: the best $per_customer pairs of each customer.
+FIRST_STAGE_POOL = (
+    "SELECT * FROM (" + FIRST_STAGE_RANKED + ") AS ranked WHERE retrieval_rank <= $per_customer"
+)
+
+
+def first_stage_score(
+    columns: tuple[str, ...], weights: tuple[float, ...], bias: float
+) -> tuple[str, dict[str, float]]:
+    """The first stage as a SQL expression over feature columns, its numbers bound as
+    parameters (`$fs_bias`, `$fs_w<j>`); the column names come from the feature registry."""
+    if len(columns) != len(weights):
+        raise ValueError(f"the first stage has {len(weights)} weights for {len(columns)} features")
+    terms = " + ".join(f"$fs_w{j} * {name}" for j, name in enumerate(columns))
+    params = {"fs_bias": float(bias), **{f"fs_w{j}": float(w) for j, w in enumerate(weights)}}
+    return f"($fs_bias + {terms})", params

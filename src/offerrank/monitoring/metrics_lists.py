@@ -28,6 +28,14 @@ def diversity(customers: Any, categories: Any) -> float | None:
     n_g are in category g, the same-category share is sum_g n_g (n_g - 1) / (n (n - 1)).
     Customers with fewer than 2 items are left out; None when no customer has 2.
     """
+    total, counted = diversity_sum(customers, categories)
+    return total / counted if counted else None
+
+
+def diversity_sum(customers: Any, categories: Any) -> tuple[float, int]:
+    """The sum over customers of 1 - their same-category share, and how many customers
+    it counts (those with 2 items or more): lists split over several batches of
+    customers add up to `diversity` of them all."""
     cust, n_customers = customer_codes(customers)
     cat, n_categories = customer_codes(categories)
     if cat.size != cust.size:
@@ -38,6 +46,4 @@ def diversity(customers: Any, categories: Any) -> float | None:
     )
     n = np.bincount(cust, minlength=n_customers).astype(np.float64)
     ok = n >= 2
-    if not ok.any():
-        return None
-    return float(1.0 - np.mean(same[ok] / (n[ok] * (n[ok] - 1))))
+    return float(np.sum(1.0 - same[ok] / (n[ok] * (n[ok] - 1)))), int(ok.sum())

@@ -99,8 +99,8 @@ def _steps(run: Run, log: StepLog, on_step: Callable[[str], None] | None) -> Non
 
     loaded = step("load", lambda: load(run, plan_run(run)))
     trained = step("train", lambda: train(run, loaded.plan))
-    pool = step("candidates", lambda: candidates(run, loaded))
-    ranked = step("rank", lambda: rank(run, loaded, trained, pool))
+    retrieval = step("candidates", lambda: candidates(run, trained))
+    ranked = step("rank", lambda: rank(run, loaded, trained, retrieval))
     step("explain", lambda: explain(run, trained, ranked))
     step("drift", lambda: drift(run, trained, ranked))
     step("evaluate", lambda: evaluate_step(run, trained, ranked))

@@ -28,7 +28,9 @@ import numpy as np
 import pyarrow as pa
 
 from offerrank.config import Settings
+from offerrank.engines.base import PARTITION_BLOCK
 from offerrank.errors import OfferrankError
+from offerrank.hashing import day_seed, id_hash, pair_hash, unit
 from offerrank.ranking.rank import rank_within_customer
 
 SERVING_MODES = ("greedy", "epsilon", "plackett_luce")
@@ -155,11 +157,6 @@ def serve(
     return Served(position, inclusion)
 
 
-def serving_rng(settings: Settings, run_date: date) -> np.random.Generator:
-    """The serving draws of a date: reproducible, and different from one date to the next."""
-    return np.random.default_rng([settings.serving_seed, run_date.toordinal()])
-
-
 def served_top_k(
     customer_ids: np.ndarray,
     offer_ids: np.ndarray,
@@ -172,33 +169,60 @@ def served_top_k(
     """The served list as recommendations rows: customer_id, offer_id, rank, score, propensity.
 
     `rank` is the served position; `score` stays the calibrated probability whatever the
-    ranking key; greedy serving records propensity 1.0 (a deterministic choice).
+    ranking key; greedy serving records propensity 1.0 (a deterministic choice). Every
+    draw of the exploring modes is a hash of (serving seed, date, customer[, offer]), and
+    the Plackett-Luce propensities are estimated per block of customers, so a customer's
+    list is the same whichever other customers are served with it (partitions).
     """
     k = settings.top_k
+    cust = np.asarray(customer_ids, dtype=np.int64)
+    offer = np.asarray(offer_ids, dtype=np.int64)
+    greedy = rank if rank is not None else rank_within_customer(cust, offer, key)
+    seed = day_seed(settings.serving_seed, run_date.toordinal())
     if settings.serving == "greedy":
-        r = rank if rank is not None else rank_within_customer(customer_ids, offer_ids, key)
-        served = Served(np.where(r <= k, r, 0), (r <= k).astype(np.float64))
-    else:
-        served = serve(
-            customer_ids,
-            offer_ids,
-            key,
-            k,
-            mode=settings.serving,
-            epsilon=settings.exploration_epsilon,
-            temperature=settings.exploration_temperature,
-            draws=settings.propensity_draws,
-            rng=serving_rng(settings, run_date),
+        served = Served(np.where(greedy <= k, greedy, 0), (greedy <= k).astype(np.float64))
+    elif settings.serving == "epsilon":
+        eps = settings.exploration_epsilon
+        explore = unit(id_hash(cust, seed)) < eps
+        shuffled = rank_within_customer(cust, offer, unit(pair_hash(cust, offer, seed + 1)))
+        position = np.where(explore, shuffled, greedy)
+        served = Served(
+            np.where(position <= k, position, 0), epsilon_inclusion(cust, greedy, k, eps)
         )
+    else:
+        served = _plackett_luce(cust, offer, key, settings, seed)
     rows = served.rows
-    rows = rows[np.lexsort((served.position[rows], customer_ids[rows]))]
+    rows = rows[np.lexsort((served.position[rows], cust[rows]))]
     return _table(
-        customer_ids[rows],
-        offer_ids[rows],
-        served.position[rows],
-        scores[rows],
-        served.inclusion[rows],
+        cust[rows], offer[rows], served.position[rows], scores[rows], served.inclusion[rows]
     )
+
+
+def _plackett_luce(
+    cust: np.ndarray, offer: np.ndarray, key: np.ndarray, settings: Settings, seed: int
+) -> Served:
+    """The realised Plackett-Luce lists (Gumbel noise from a hash of each pair) and their
+    inclusion propensities, estimated block by block of customers."""
+    k, draws = settings.top_k, settings.propensity_draws
+    if cust.size == 0:
+        return Served(np.zeros(0, np.int64), np.zeros(0))
+    logits = pl_logits(key, settings.exploration_temperature)
+    gumbel = -np.log(-np.log(unit(pair_hash(cust, offer, seed + 2))))
+    position = rank_within_customer(cust, offer, logits + gumbel)
+    position = np.where(position <= k, position, 0)
+    inclusion = np.empty(cust.size)
+    blocks = cust // PARTITION_BLOCK  # a partition holds whole blocks
+    order = np.argsort(blocks, kind="stable")
+    bounds = np.flatnonzero(np.diff(blocks[order])) + 1
+    for rows in np.split(order, bounds):
+        rng = np.random.default_rng([seed, int(blocks[rows[0]])])
+        inclusion[rows] = pl_inclusion(cust[rows], logits[rows], k, draws, rng)
+    served = position > 0
+    # The realised draw is one more sample of the policy: count it, so a served pair is never 0.
+    inclusion = np.where(
+        served, (inclusion * draws + 1) / (draws + 1), inclusion * draws / (draws + 1)
+    )
+    return Served(position, inclusion)
 
 
 def _table(

@@ -24,10 +24,11 @@ import numpy as np
 import pyarrow as pa
 
 from offerrank.config import Settings
+from offerrank.engines.base import SqlQuery
 from offerrank.engines.registry import open_engine
 from offerrank.errors import OfferrankError
-from offerrank.ranking.candidates import retrieval_query
 from offerrank.ranking.margin import ranking_key
+from offerrank.ranking.retrieval import popular_candidates_sql
 from offerrank.ranking.serving import Served, serve
 from offerrank.store.db import query_arrow
 from offerrank.world.truth import true_probability
@@ -101,12 +102,17 @@ def offer_margins(db_path: Path, offer_ids: np.ndarray) -> np.ndarray:
 
 
 def candidate_table(db_path: Path, day: date, settings: Settings) -> pa.Table:
-    """The pipeline's candidate rules for `day`, without scoring (policies that need no model)."""
+    """Every eligible pair of `day` with its segment popularity rank: what the policies that
+    need no model choose from."""
     engine = open_engine(settings.model_copy(update={"db_path": db_path, "history_cache": False}))
     try:
         engine.load(since=day - timedelta(days=settings.lookback_days))
         everyone = query_arrow(db_path, "SELECT customer_id FROM customers")
-        return engine.candidates(retrieval_query(day, settings), everyone)
+        query = SqlQuery(
+            popular_candidates_sql(),
+            {"as_of": day, "window_start": day - timedelta(days=settings.lookback_days)},
+        )
+        return engine.candidates(query, everyone)
     finally:
         engine.close()
 

@@ -104,10 +104,19 @@ RECOMMENDATION_COLUMNS = (
 )
 
 
-def replace_recommendations(con: sqlite3.Connection, day: str, recs: pa.Table) -> None:
-    """The date's served lists: every RECOMMENDATION_COLUMNS column, by name."""
+def clear_recommendations(con: sqlite3.Connection, day: str) -> None:
+    """Drop the date's served lists (a rerun replaces them)."""
     con.execute("DELETE FROM recommendations WHERE run_date = ?", (day,))
-    insert_arrow(con, "recommendations", recs.select(list(RECOMMENDATION_COLUMNS)))
+
+
+def append_recommendations(
+    con: sqlite3.Connection, day: str, model_version: str, recs: pa.Table
+) -> None:
+    """Add served rows (customer_id, offer_id, rank, score, propensity) of the date."""
+    n = recs.num_rows
+    rows = recs.append_column("run_date", pa.repeat(pa.scalar(day, pa.string()), n))
+    rows = rows.append_column("model_version", pa.repeat(pa.scalar(model_version, pa.string()), n))
+    insert_arrow(con, "recommendations", rows.select(list(RECOMMENDATION_COLUMNS)))
 
 
 # -- explanations -------------------------------------------------------------------------

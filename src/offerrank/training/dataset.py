@@ -20,6 +20,7 @@ import pyarrow as pa
 from offerrank.config import Settings
 from offerrank.engines.base import Engine, Window
 from offerrank.features.registry import FEATURE_COLUMNS
+from offerrank.hashing import id_hash
 
 
 @dataclass(frozen=True)
@@ -64,16 +65,6 @@ class LabelledSet:
         return LabelledSet(
             self.keys.slice(start, stop - start), self.X[start:stop], self.y[start:stop]
         )
-
-
-def id_hash(ids: np.ndarray, seed: int) -> np.ndarray:
-    """A uniform 64-bit hash of each id (SplitMix64 of id + seed): the same id and seed
-    give the same value on any machine, whatever else is in the batch."""
-    with np.errstate(over="ignore"):
-        z = np.asarray(ids).astype(np.uint64) + np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
 
 
 def downsample_negatives(

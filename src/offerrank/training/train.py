@@ -21,6 +21,7 @@ from offerrank.errors import RunError
 from offerrank.features.registry import FEATURE_COLUMNS
 from offerrank.training.dataset import TrainingData, build_training_data
 from offerrank.training.models import (
+    LogisticModel,
     Ranker,
     fit_lightgbm,
     fit_logistic,
@@ -39,6 +40,7 @@ class TrainResult:
     data: TrainingData
     metrics: dict[str, float]
     validation_scores: dict[str, np.ndarray]  # calibrated, per model kind, on validation days
+    logistic: LogisticModel  # the linear model, whichever won: retrieval's first stage
 
 
 def model_version(run_date: date, kind: str) -> str:
@@ -108,7 +110,9 @@ def fit_models(data: TrainingData, run_date: date, settings: Settings) -> TrainR
         "settings": settings.model_dump(mode="json"),
     }
     scores = {m.kind: predict_proba(m, va.X) for m in (lr, lgbm)}
-    return TrainResult(winner, model_version(run_date, winner.kind), sidecar, data, metrics, scores)
+    return TrainResult(
+        winner, model_version(run_date, winner.kind), sidecar, data, metrics, scores, lr
+    )
 
 
 def validation_scores(result: TrainResult) -> np.ndarray:

@@ -1,33 +1,29 @@
 """The DuckDB engine: the store's tables in an in-memory DuckDB, every step in-process.
 
 The default engine. `load` reads the store once as Arrow (through the history cache when
-it is on) and types it into DuckDB; features, candidates and scoring then run as SQL on
-that connection, and the model scores the features in this process.
+it is on) and types it into DuckDB; features, retrieval and the pool run as SQL on that
+connection, one partition of customers at a time, and the caller's `process` (scoring,
+ranking, sampling) runs in this process on each partition's pool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from offerrank.config import Settings
 from offerrank.engines import queries
-from offerrank.engines.base import CandidatePool, Scored, Scorer, SqlQuery
+from offerrank.engines.base import FirstStage, Retrieval, partition_of
 from offerrank.engines.common import SqlEngine
-from offerrank.engines.duckdb.features import compute_features
+from offerrank.engines.duckdb.features import compute_features, pool_features, ranked_pairs
 from offerrank.engines.duckdb.tables import load_tables
-from offerrank.features.registry import DEFAULT_FEATURES, FeatureSet, feature_matrix
-from offerrank.progress import progress_task
+from offerrank.features.registry import DEFAULT_FEATURES, FeatureSet, constant_dates
 from offerrank.store.tables import read_store_tables
-
-POOL_TABLE = "run_candidates"
-SCORE_CHUNK_ROWS = 200_000
 
 
 class DuckDBEngine(SqlEngine):
@@ -71,46 +67,41 @@ class DuckDBEngine(SqlEngine):
             feature_set=feature_set,
         )
 
-    def candidate_pool(self, query: SqlQuery) -> CandidatePool:
-        scope = self.con.sql(queries.ALL_CUSTOMERS).to_arrow_table()
-        self.con.register("candidate_scope", scope)
-        try:
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {POOL_TABLE} AS {query.sql}", query.params
-            )
-        finally:
-            self.con.unregister("candidate_scope")
-        [(pairs, customers)] = self.con.execute(
-            queries.POOL_COUNTS.format(pool=POOL_TABLE)
-        ).fetchall()
-        return CandidatePool(POOL_TABLE, query.params["as_of"], int(pairs), int(customers))
+    def _ranked(self, eligible: pa.Table, first_stage: FirstStage) -> pa.Table:
+        s = self.settings
+        return ranked_pairs(
+            self.con,
+            eligible,
+            first_stage,
+            lookback_days=s.lookback_days,
+            label_window_days=s.label_window_days,
+        )
 
-    def score(self, pool: CandidatePool, model: Scorer) -> Scored:
-        rows = self.con.sql(
-            queries.POOL_PAIRS.format(pool=pool.name) + " ORDER BY customer_id, offer_id",
-            params={"as_of": pool.as_of},
-        ).to_arrow_table()
-        feats = self.features(rows)
-        X = feature_matrix(feats)
-        return Scored(feats, X, predict_in_chunks(model, X))
+    def rank_partitions(
+        self,
+        retrieval: Retrieval,
+        partitions: int,
+        process: Callable[[pa.Table], pa.Table],
+    ) -> Iterator[pa.Table]:
+        s = self.settings
+        as_of = retrieval.eligible.params["as_of"]
+        customers = self.con.sql(queries.ALL_CUSTOMERS).fetchnumpy()["customer_id"]
+        part = partition_of(customers, partitions)
+        for p in range(max(partitions, 1)):
+            scope = pa.table({"customer_id": customers[part == p]})
+            if scope.num_rows == 0:
+                continue
+            pairs = self.candidates(retrieval.eligible, scope)
+            pairs = pairs.append_column("as_of", constant_dates(as_of, pairs.num_rows))
+            pool = pool_features(
+                self.con,
+                pairs,
+                retrieval.first_stage,
+                retrieval.per_customer,
+                lookback_days=s.lookback_days,
+                label_window_days=s.label_window_days,
+            )
+            yield process(pool)
 
     def close(self) -> None:
         self.con.close()
-
-
-def predict_in_chunks(
-    model: Scorer, X: np.ndarray, chunk_rows: int = SCORE_CHUNK_ROWS
-) -> np.ndarray:
-    """model.predict_proba over blocks of rows, one progress tick per block.
-
-    Every row's score depends on that row alone, so the scores equal one call's; the
-    blocks only let a long scoring show progress (and bound the temporary copies).
-    """
-    n = X.shape[0]
-    scores = np.empty(n, dtype=np.float64)
-    with progress_task("scoring", total=n) as advance:
-        for lo in range(0, n, chunk_rows):
-            hi = min(lo + chunk_rows, n)
-            scores[lo:hi] = model.predict_proba(X[lo:hi])
-            advance(hi - lo)
-    return scores

@@ -9,11 +9,16 @@ registered extra feature's own file adds its column.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from offerrank.engines import queries
+from offerrank.engines.base import FirstStage
 from offerrank.engines.duckdb.sql import build_table, read_arrow
 from offerrank.engines.duckdb.tables import build_impression_labels, label_window_of
 from offerrank.features.plans import (
@@ -28,6 +33,7 @@ from offerrank.features.plans import (
 )
 from offerrank.features.registry import (
     DEFAULT_FEATURES,
+    FEATURE_COLUMNS,
     KEY_COLUMNS,
     FeatureSet,
     feature_schema,
@@ -40,6 +46,33 @@ from offerrank.progress import track
 def choose_plan(query: pa.Table) -> str:
     """The plan for a batch, by its number of distinct as_of dates (`plans.plan_for`)."""
     return plan_for(len(pc.unique(query.column("as_of"))))
+
+
+@contextmanager
+def _staged(
+    con: duckdb.DuckDBPyConnection,
+    query: pa.Table,
+    params: dict[str, int],
+    plan: str | None = None,
+) -> Iterator[None]:
+    """`query` registered as `query_pairs` and every stage built for it; dropped after."""
+    if label_window_of(con) != params["label_window"]:
+        build_impression_labels(con, params["label_window"])
+    plan = plan or choose_plan(query)
+    if plan == SINGLE_PLAN and len(pc.unique(query.column("as_of"))) > 1:
+        raise ValueError("the single plan takes one as_of date; this batch has several")
+    files = PLAN_FILES[plan]
+    con.register(QUERY_TABLE, query)
+    try:
+        for stage in track(STAGES, "features"):
+            build_table(con, files[stage], params, into=stage, view=stage in VIEW_STAGES)
+        yield
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {queries.ALL_PAIRS}")
+        for stage in reversed(STAGES):
+            kind = "VIEW" if stage in VIEW_STAGES else "TABLE"
+            con.execute(f"DROP {kind} IF EXISTS {stage}")
+        con.unregister(QUERY_TABLE)
 
 
 def compute_features(
@@ -59,29 +92,83 @@ def compute_features(
     one call. Every plan gives the same values; forcing one (`plan`) lets tests prove it.
     """
     params = check_parameters(lookback_days, label_window_days)
-    if label_window_of(con) != label_window_days:
-        build_impression_labels(con, label_window_days)
     query = query_pairs(pairs)
-    plan = plan or choose_plan(query)
-    if plan == SINGLE_PLAN and len(pc.unique(query.column("as_of"))) > 1:
-        raise ValueError("the single plan takes one as_of date; this batch has several")
-    files = PLAN_FILES[plan]
-    con.register(QUERY_TABLE, query)
-    try:
-        for stage in track(STAGES, "features"):
-            build_table(con, files[stage], params, into=stage, view=stage in VIEW_STAGES)
+    with _staged(con, query, params, plan):
         result = read_arrow(con, ASSEMBLY, params)
-        extras = [
-            ordered_by_row_id(read_arrow(con, f.sql, params, f.package))
-            for f in feature_set.extras
-            if f.sql is not None
-        ]
-    finally:
-        for stage in reversed(STAGES):
-            kind = "VIEW" if stage in VIEW_STAGES else "TABLE"
-            con.execute(f"DROP {kind} IF EXISTS {stage}")
-        con.unregister(QUERY_TABLE)
+        extras = _extras(con, feature_set, params)
     return _in_input_order(query, result, extras, feature_set)
+
+
+def ranked_pairs(
+    con: duckdb.DuckDBPyConnection,
+    pairs: pa.Table,
+    first_stage: FirstStage,
+    *,
+    lookback_days: int = 90,
+    label_window_days: int = 7,
+) -> pa.Table:
+    """customer_id, offer_id, as_of and `retrieval_rank` of every row of `pairs`: its rank
+    by the first stage among the rows of the same customer and as_of."""
+    params = check_parameters(lookback_days, label_window_days)
+    query = query_pairs(pairs)
+    with _staged(con, query, params):
+        _all_pairs(con, params)
+        sql, bound = _first_stage(first_stage, queries.FIRST_STAGE_RANKED)
+        return con.sql(
+            f"SELECT customer_id, offer_id, as_of, retrieval_rank FROM ({sql}) AS r", params=bound
+        ).to_arrow_table()
+
+
+def pool_features(
+    con: duckdb.DuckDBPyConnection,
+    pairs: pa.Table,
+    first_stage: FirstStage,
+    per_customer: int,
+    *,
+    lookback_days: int = 90,
+    label_window_days: int = 7,
+    feature_set: FeatureSet = DEFAULT_FEATURES,
+) -> pa.Table:
+    """The retrieved pool of one day's eligible `pairs`: the best `per_customer` pairs of
+    each customer by the first stage, with their features (`feature_schema`), the
+    `first_stage` score and the `retrieval_rank`. The features of every eligible pair are
+    computed once, in SQL; only the kept pairs leave it."""
+    params = check_parameters(lookback_days, label_window_days)
+    with _staged(con, query_pairs(pairs), params, SINGLE_PLAN):
+        _all_pairs(con, params)
+        sql, bound = _first_stage(first_stage, queries.FIRST_STAGE_POOL)
+        kept = con.sql(sql, params={**bound, "per_customer": per_customer}).to_arrow_table()
+        # Numbered afresh (0..m-1): the extras run on the kept pairs and align by row_id.
+        kept = kept.set_column(0, "row_id", pa.array(np.arange(kept.num_rows, dtype=np.int64)))
+        extras: list[pa.Table] = []
+        if feature_set.extras:
+            con.unregister(QUERY_TABLE)
+            con.register(QUERY_TABLE, kept.select(["row_id", *KEY_COLUMNS]))
+            extras = _extras(con, feature_set, params)
+    features = _in_input_order(kept, kept, extras, feature_set)
+    return features.append_column("first_stage", kept.column("first_stage")).append_column(
+        "retrieval_rank", kept.column("retrieval_rank")
+    )
+
+
+def _all_pairs(con: duckdb.DuckDBPyConnection, params: dict[str, int]) -> None:
+    build_table(con, ASSEMBLY, params, into=queries.ALL_PAIRS)
+
+
+def _first_stage(first_stage: FirstStage, template: str) -> tuple[str, dict[str, float]]:
+    score, bound = queries.first_stage_score(FEATURE_COLUMNS, first_stage.weights, first_stage.bias)
+    return template.format(score=score), bound
+
+
+def _extras(
+    con: duckdb.DuckDBPyConnection, feature_set: FeatureSet, params: dict[str, int]
+) -> list[pa.Table]:
+    """Each registered extra feature's file, run on the current `query_pairs`."""
+    return [
+        ordered_by_row_id(read_arrow(con, f.sql, params, f.package))
+        for f in feature_set.extras
+        if f.sql is not None
+    ]
 
 
 def _in_input_order(

@@ -9,7 +9,8 @@ the SQLite store, or a folder of Parquet files named after the contract tables
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,25 +19,18 @@ import pyarrow as pa
 
 from offerrank.config import Settings
 from offerrank.engines import queries
-from offerrank.engines.base import CandidatePool, Scored, Scorer, SqlQuery
+from offerrank.engines.base import PARTITION_BLOCK, FirstStage, Retrieval, SqlQuery
 from offerrank.engines.common import SqlEngine
 from offerrank.engines.spark.features import compute_features_spark, number_pairs, spark_features
-from offerrank.engines.spark.scoring import SCORE_COLUMN, score_frame
 from offerrank.engines.spark.session import get_spark
 from offerrank.engines.spark.sql import run_sql
 from offerrank.engines.spark.tables import build_labels, load_parquet, load_store
-from offerrank.features.registry import (
-    DEFAULT_FEATURES,
-    FeatureSet,
-    feature_matrix,
-    typed_features,
-)
+from offerrank.features.registry import DEFAULT_FEATURES, FEATURE_COLUMNS, FeatureSet
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 INPUT_ENV = "OFFERRANK_SPARK_INPUT"  # a Parquet folder; unset: read the SQLite store
-POOL_VIEW = "run_candidates"
 
 
 class SparkEngine(SqlEngine):
@@ -85,35 +79,102 @@ class SparkEngine(SqlEngine):
             feature_set=feature_set,
         )
 
-    def candidate_pool(self, query: SqlQuery) -> CandidatePool:
-        spark = self.spark
-        if spark.catalog.tableExists(POOL_VIEW):
-            spark.table(POOL_VIEW).unpersist()
-        spark.sql(queries.ALL_CUSTOMERS).createOrReplaceTempView("candidate_scope")
-        run_sql(spark, query.sql, query.params).cache().createOrReplaceTempView(POOL_VIEW)
-        counts = spark.sql(queries.POOL_COUNTS.format(pool=POOL_VIEW)).first()
-        assert counts is not None, "an aggregate without GROUP BY returns one row"
-        return CandidatePool(POOL_VIEW, query.params["as_of"], int(counts[0]), int(counts[1]))
-
-    def score(self, pool: CandidatePool, model: Scorer) -> Scored:
-        """Features and scores computed on the executors, collected in (customer_id,
-        offer_id) order, the order of the DuckDB engine's pool."""
+    def _first_stage(self, eligible: DataFrame, then: SqlQuery) -> DataFrame:
         s = self.settings
-        rows = run_sql(self.spark, queries.POOL_PAIRS.format(pool=pool.name), {"as_of": pool.as_of})
-        feats = spark_features(
+        return spark_features(
             self.spark,
-            number_pairs(rows),
+            number_pairs(eligible),
             lookback_days=s.lookback_days,
             label_window_days=s.label_window_days,
+            then=then,
+        )
+
+    def _ranked(self, eligible: pa.Table, first_stage: FirstStage) -> pa.Table:
+        score, bound = queries.first_stage_score(
+            FEATURE_COLUMNS, first_stage.weights, first_stage.bias
+        )
+        sql = queries.FIRST_STAGE_RANKED.format(score=score)
+        ranked = self._first_stage(
+            self.spark.createDataFrame(eligible),
+            SqlQuery(
+                f"SELECT customer_id, offer_id, as_of, retrieval_rank FROM ({sql}) AS r", bound
+            ),
         )
         try:
-            table = score_frame(feats, model).orderBy("customer_id", "offer_id").toArrow()
+            return ranked.toArrow().cast(RANKED_SCHEMA)
         finally:
-            feats.unpersist()
-        features = typed_features(table)
-        scores = table.column(SCORE_COLUMN).cast(pa.float64()).to_numpy()
-        return Scored(features, feature_matrix(features), scores)
+            ranked.unpersist()
+
+    def rank_partitions(
+        self,
+        retrieval: Retrieval,
+        partitions: int,
+        process: Callable[[pa.Table], pa.Table],
+    ) -> Iterator[pa.Table]:
+        """The whole day's pool in Spark SQL, then `process` on the executors for each
+        partition of customers (whole blocks of ids, as `partition_of` keeps them); only
+        what `process` returns reaches the driver, one partition at a time."""
+        from pyspark.sql import functions as F
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        spark, eligible = self.spark, retrieval.eligible
+        spark.sql(queries.ALL_CUSTOMERS).createOrReplaceTempView("candidate_scope")
+        pairs = run_sql(spark, eligible.sql, eligible.params).withColumn(
+            "as_of", F.lit(eligible.params["as_of"]).cast("date")
+        )
+        score, bound = queries.first_stage_score(
+            FEATURE_COLUMNS, retrieval.first_stage.weights, retrieval.first_stage.bias
+        )
+        pool = self._first_stage(
+            pairs,
+            SqlQuery(
+                queries.FIRST_STAGE_POOL.format(score=score),
+                {**bound, "per_customer": retrieval.per_customer},
+            ),
+        ).drop("row_id")
+        n = max(partitions, 1)
+        block = F.floor(F.col("customer_id") / PARTITION_BLOCK)
+        keyed = pool.withColumn("partition", F.pmod(F.xxhash64(block), F.lit(n)))
+        sample = process(pool_schema(pool).empty_table())
+        schema = from_arrow_schema(sample.schema.append(pa.field("partition", pa.int64())))
+
+        def run(table: pa.Table) -> pa.Table:
+            part = table.column("partition")[0].as_py() if table.num_rows else 0
+            out = process(table.drop_columns(["partition"]))
+            return out.append_column(
+                "partition", pa.repeat(pa.scalar(part, pa.int64()), out.num_rows)
+            )
+
+        with warnings.catch_warnings():
+            # PySpark warns about pandas 3 on every Arrow UDF; only Arrow crosses here.
+            warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+            result = keyed.groupBy("partition").applyInArrow(run, schema=schema).persist()
+        try:
+            for p in range(n):
+                part = result.filter(F.col("partition") == p).drop("partition").toArrow()
+                yield part.cast(sample.schema)
+        finally:
+            result.unpersist()
+            pool.unpersist()
 
     def close(self) -> None:
         if self._spark is not None:
             self._spark.catalog.clearCache()
+
+
+RANKED_SCHEMA = pa.schema(
+    [
+        ("customer_id", pa.int64()),
+        ("offer_id", pa.int64()),
+        ("as_of", pa.date32()),
+        ("retrieval_rank", pa.int64()),
+    ]
+)
+
+
+def pool_schema(pool: DataFrame) -> pa.Schema:
+    """The Arrow schema `process` receives: the pool's columns as the DuckDB engine types
+    them (keys, features, first_stage, retrieval_rank)."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(pool.schema)

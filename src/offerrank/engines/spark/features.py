@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from offerrank.engines.spark.sql import run_file
+from offerrank.engines import queries
+from offerrank.engines.base import SqlQuery
+from offerrank.engines.spark.sql import run_file, run_sql
 from offerrank.engines.spark.tables import ensure_labels
 from offerrank.features.plans import (
     ASSEMBLY,
@@ -72,9 +74,11 @@ def spark_features(
     label_window_days: int = 7,
     plan: str | None = None,
     feature_set: FeatureSet = DEFAULT_FEATURES,
+    then: SqlQuery | None = None,
 ) -> DataFrame:
     """row_id, customer_id, offer_id, as_of and the feature set's columns of every row of
-    `query`.
+    `query`; with `then`, the result of that statement over them instead (it reads them as
+    `pair_features_all`: the first stage of retrieval).
 
     `query` comes from `query_frame` or `number_pairs`; the contract tables and
     `impression_labels` (built with `label_window_days`) must be registered. The result
@@ -107,13 +111,15 @@ def spark_features(
                 "row_id",
                 "left",
             )
-        return result.select("row_id", *KEY_COLUMNS, *feature_set.columns).localCheckpoint(
-            eager=True
-        )
+        result = result.select("row_id", *KEY_COLUMNS, *feature_set.columns)
+        if then is not None:
+            result.createOrReplaceTempView(queries.ALL_PAIRS)
+            result = run_sql(spark, then.sql, then.params)
+        return result.localCheckpoint(eager=True)
     finally:
         for frame in built:
             frame.unpersist()
-        for stage in (*STAGES, QUERY_TABLE):
+        for stage in (*STAGES, QUERY_TABLE, queries.ALL_PAIRS):
             spark.catalog.dropTempView(stage)
 
 

@@ -1,16 +1,17 @@
-"""Retrieve the day's candidate pool on the engine, and measure the rules' recall over the
-recent mature days (reusing the days measured by earlier runs under the same rules)."""
+"""Retrieval for the day: the model's first stage and pool size, and the recall they keep
+on the newest mature days (reusing the days measured by earlier runs under the same
+retrieval)."""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import date, timedelta
 
-from offerrank.engines.base import CandidatePool
+from offerrank.engines.base import Retrieval, Window
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import Done
-from offerrank.pipeline.steps.load import Loaded
-from offerrank.ranking.candidates import candidate_recall, retrieval_query, rules_key
+from offerrank.pipeline.steps.train import Trained
+from offerrank.ranking.retrieval import candidate_recall, retrieval_of, retrieval_query, rules_key
 from offerrank.store import outputs
 from offerrank.store.outputs import RecallDay
 from offerrank.training.dataset import last_mature_day
@@ -19,7 +20,7 @@ from offerrank.training.dataset import last_mature_day
 def known_recall_days(
     store: sqlite3.Connection, key: str, first: date, last: date
 ) -> dict[date, RecallDay]:
-    """Days in [first, last] already measured under the rules `key`."""
+    """Days in [first, last] already measured under the retrieval `key`."""
     rows = store.execute(
         "SELECT shown_date, positives, hits FROM candidate_recall_days"
         " WHERE rules_key = ? AND shown_date BETWEEN ? AND ?",
@@ -30,26 +31,35 @@ def known_recall_days(
     }
 
 
-def candidates(run: Run, loaded: Loaded) -> Done[CandidatePool]:
+def candidates(run: Run, trained: Trained) -> Done[Retrieval]:
     s = run.settings
-    pool = run.engine.candidate_pool(retrieval_query(run.run_date, s))
+    found = retrieval_of(trained.model.sidecar)
+    assert found is not None, "a model without retrieval is retrained by the plan"
+    first_stage, per_customer = found
+    retrieval = retrieval_query(run.run_date, first_stage, per_customer)
     last = last_mature_day(run.run_date, s)
-    first, key = last - timedelta(days=s.eval_days - 1), rules_key(s)
-    known = known_recall_days(run.store, key, first, last)
-    recall, positives, days = candidate_recall(run.engine, first, last, s, known)
+    window = Window(last - timedelta(days=s.eval_days - 1), last)
+    key = rules_key(first_stage, per_customer, s)
+    known = known_recall_days(run.store, key, window.first, window.last)
+    recall, positives, days = candidate_recall(run.engine, window, first_stage, per_customer, known)
     run.put_metrics(
         {
-            "candidate_pool_size": pool.pairs,
-            "customers_with_candidates": pool.customers,
+            "retrieval_per_customer": per_customer,
             "candidate_recall": recall,
             "candidate_recall_positives": positives,
         }
     )
     with run.outputs() as con:
         outputs.save_recall_days(con, key, days)
-    if loaded.facts.active_offers == 0:
-        return Done(pool, "no active offers on this date: no candidates")
     recall_txt = "n/a" if recall is None else f"{recall:.3f} of {positives} recent positives"
+    if recall is not None and recall < s.candidate_recall_warning:
+        run.notes.append(
+            f"warning: candidate recall {recall:.3f} is below {s.candidate_recall_warning}"
+            f" (candidate_recall_warning): retrieval keeps {per_customer} pairs a customer"
+            f" (max_candidates_per_customer {s.max_candidates_per_customer})"
+        )
     return Done(
-        pool, f"{pool.pairs} pairs for {pool.customers} customers; candidate recall {recall_txt}"
+        retrieval,
+        f"up to {per_customer} of each customer's eligible offers, by the first stage of"
+        f" {trained.model.version}; candidate recall {recall_txt}",
     )

@@ -19,7 +19,7 @@ from offerrank.store import outputs
 
 
 def drift(run: Run, trained: Trained, ranked: Ranked) -> Done[None]:
-    feats = ranked.scored.features
+    feats = ranked.drift  # a uniform hash sample of the scored pairs (drift_sample)
     if feats.num_rows == 0:
         return Done(None, "no scoring features today (no candidates)", skipped=True)
     s, version = run.settings, trained.model.version

@@ -16,7 +16,6 @@ import pyarrow.compute as pc
 
 from offerrank.engines.base import Engine, Window
 from offerrank.monitoring.metrics import evaluate
-from offerrank.monitoring.metrics_lists import coverage, diversity
 from offerrank.monitoring.metrics_rank import auc
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.curves import evaluation_curves
@@ -42,8 +41,8 @@ def evaluation_window(run_date: date, model: ActiveModel, eval_days: int, last: 
 def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, float | None]]:
     s, engine = run.settings, run.engine
     values: dict[str, float | None] = {}
-    if ranked.recommendations.num_rows:
-        values.update(list_quality(engine, ranked.recommendations, run.run_date))
+    if ranked.recommendations:
+        values.update(ranked.list_quality)
     window = evaluation_window(
         run.run_date, trained.model, s.eval_days, last_mature_day(run.run_date, s)
     )
@@ -111,18 +110,6 @@ def evaluation_frame(engine: Engine, rows: pa.Table, probs: np.ndarray) -> pd.Da
             "score": probs,
         }
     )
-
-
-def list_quality(engine: Engine, recs: pa.Table, run_date: date) -> dict[str, float | None]:
-    """Coverage of the offers active on the date and category diversity of the lists
-    (`recs` sorted by customer and rank, as the rank step writes them)."""
-    cats = engine.offer_facts(recs.column("offer_id").to_numpy()).column("category")
-    return {
-        "coverage": coverage(recs.column("offer_id").to_numpy(), engine.active_offers(run_date)),
-        "diversity": diversity(
-            recs.column("customer_id").to_numpy(), cats.to_numpy(zero_copy_only=False)
-        ),
-    }
 
 
 def oracle_auc(run: Run, rows: pa.Table, labels: np.ndarray) -> float | None:

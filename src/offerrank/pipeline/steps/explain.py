@@ -6,15 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from offerrank.features.registry import FEATURE_COLUMNS
+from offerrank.features.registry import FEATURE_COLUMNS, feature_matrix
 from offerrank.monitoring.explain import (
-    DEFAULT_IMPORTANCE_SAMPLE,
+    RANDOM_STRATUM,
+    TOP_STRATUM,
     UNITS,
     contributions,
     global_importance,
     method_of,
-    sample_rng,
-    stratified_sample,
     typical_values,
 )
 from offerrank.pipeline.context import Run
@@ -25,36 +24,33 @@ from offerrank.store import outputs
 
 
 def explain(run: Run, trained: Trained, ranked: Ranked) -> Done[None]:
-    """Sample scored pairs (top-ranked included), store their contributions and importance."""
-    feats, scores, X = ranked.scored.features, ranked.scored.scores, ranked.scored.X
-    if feats.num_rows == 0:
+    """Contributions of the rank step's explanation sample (top-ranked pairs included),
+    importance over its uniform sample, typical values over its drift sample."""
+    sample = ranked.explain
+    if sample.num_rows == 0:
         with run.outputs() as con:
             outputs.replace_explanations(con, run.day, {})
         return Done(None, "no scored pairs today (no candidates): nothing to explain", skipped=True)
-    s = run.settings
-    size = s.explain_sample
-    model = trained.model.model
-    cust = feats.column("customer_id").to_numpy()
-    offer = feats.column("offer_id").to_numpy()
-    rank = ranked.ranks
-    rng = sample_rng(s.seed, run.run_date)
-    sample = stratified_sample(cust, rank, s.top_k, size, rng)
-    idx = sample.index
-    contrib = contributions(model, X[idx])
-    importance = global_importance(model, X, rng, DEFAULT_IMPORTANCE_SAMPLE)
-    typical = typical_values(X, s.seed)
+    s, model = run.settings, trained.model.model
     version, method = trained.model.version, method_of(model.kind)
-    n, f = idx.size, len(FEATURE_COLUMNS)
+    X = feature_matrix(sample)
+    contrib = contributions(model, X)
+    importance = global_importance(model, feature_matrix(ranked.importance))
+    typical = typical_values(feature_matrix(ranked.drift))
+    n, f = X.shape[0], len(FEATURE_COLUMNS)
+    top = ranked.explain_top.to_numpy(zero_copy_only=False)
+    cust = sample.column("customer_id").to_numpy()
+    offer = sample.column("offer_id").to_numpy()
     pairs = pa.table(
         {
             "run_date": pa.array(np.full(n, run.day)),
-            "customer_id": cust[idx].astype(np.int64),
-            "offer_id": offer[idx].astype(np.int64),
-            "rank": rank[idx],
-            "score": scores[idx].astype(np.float64),
+            "customer_id": cust,
+            "offer_id": offer,
+            "rank": sample.column("rank"),
+            "score": sample.column("score"),
             "log_odds": contrib.log_odds,
             "bias": contrib.bias,
-            "stratum": pa.array(sample.stratum.astype(str)),
+            "stratum": pa.array(np.where(top, TOP_STRATUM, RANDOM_STRATUM)),
             "model_version": pa.array(np.full(n, version)),
             "method": pa.array(np.full(n, method)),
             "units": pa.array(np.full(n, UNITS)),
@@ -63,10 +59,10 @@ def explain(run: Run, trained: Trained, ranked: Ranked) -> Done[None]:
     long = pa.table(
         {
             "run_date": pa.array(np.full(n * f, run.day)),
-            "customer_id": np.repeat(cust[idx], f).astype(np.int64),
-            "offer_id": np.repeat(offer[idx], f).astype(np.int64),
+            "customer_id": np.repeat(cust, f),
+            "offer_id": np.repeat(offer, f),
             "feature": pa.array(np.tile(np.array(FEATURE_COLUMNS), n)),
-            "value": X[idx].ravel(),
+            "value": X.ravel(),
             "contribution": contrib.per_feature.ravel(),
         }
     )
@@ -94,10 +90,10 @@ def explain(run: Run, trained: Trained, ranked: Ranked) -> Done[None]:
                 "feature_importance": imp,
             },
         )
-    top = np.argsort(-importance.mean_abs)[:3]
+    top_n = int(top.sum())
+    best = np.argsort(-importance.mean_abs)[:3]
     return Done(
         None,
-        f"explained {n} pairs ({sample.top_pairs} top-{s.top_k} pairs, "
-        f"{n - sample.top_pairs} random) by {method}, in {UNITS}; most important: "
-        + ", ".join(FEATURE_COLUMNS[i] for i in top),
+        f"explained {n} pairs ({top_n} top-{s.top_k} pairs, {n - top_n} random) by {method},"
+        f" in {UNITS}; most important: " + ", ".join(FEATURE_COLUMNS[i] for i in best),
     )

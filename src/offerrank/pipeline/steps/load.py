@@ -13,6 +13,7 @@ from offerrank.errors import RunError
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.retrain import retrain_reason
 from offerrank.pipeline.runs import Done
+from offerrank.ranking.retrieval import retrieval_of
 from offerrank.training.dataset import last_mature_day, training_split
 from offerrank.training.registry import ActiveModel, ArtifactProblem, load_active
 
@@ -50,6 +51,9 @@ def plan_run(run: Run) -> Plan:
         active = load_active(run.store)
     except ArtifactProblem as exc:
         run.notes.append(f"warning: {exc}; retraining")
+        active = None
+    if active is not None and retrieval_of(active.sidecar) is None:
+        run.notes.append(f"{active.version} carries no learned retrieval; retraining")
         active = None
     reason = retrain_reason(run.store, run.run_date, run.settings, have_model=active is not None)
     start = history_start(run.run_date, run.settings, retraining=reason is not None)

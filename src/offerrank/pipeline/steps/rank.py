@@ -1,58 +1,114 @@
-"""Score every candidate on the engine, rank within each customer by the configured key,
-choose the served top K and replace the date's recommendations."""
+"""Score, rank and serve the day's pool partition by partition of customers, writing the
+served lists as they come (one transaction for the date) and keeping bounded samples for
+the explain and drift steps."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from offerrank.engines.base import CandidatePool, Scored
+from offerrank.engines.base import Retrieval
+from offerrank.monitoring.metrics_lists import diversity_sum
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.load import Loaded
 from offerrank.pipeline.steps.train import Trained
-from offerrank.ranking.margin import ranking_key, unit_margins
-from offerrank.ranking.rank import rank_within_customer
-from offerrank.ranking.serving import served_top_k
+from offerrank.progress import progress_task
+from offerrank.ranking import samples
+from offerrank.ranking.partition import POOL, REC, RankJob, rank_partition
 from offerrank.store import outputs
 
 
 @dataclass(frozen=True)
 class Ranked:
-    """Every scored pair, its rank within its customer by the ranking key, and the
-    served lists as written (customer_id, offer_id, rank, score, propensity)."""
+    """What the later steps need of the scored pool: its samples (rows with keys, rank
+    within the customer, score and features) and the lists' size and quality."""
 
-    scored: Scored
-    ranks: np.ndarray
-    recommendations: pa.Table
+    explain: pa.Table
+    explain_top: pa.Array  # per explain row: drawn from the top-K stratum
+    importance: pa.Table
+    drift: pa.Table
+    pool_pairs: int
+    recommendations: int
+    list_quality: dict[str, float | None]
 
 
-def rank(run: Run, loaded: Loaded, trained: Trained, pool: CandidatePool) -> Done[Ranked]:
-    s, model = run.settings, trained.model
-    scored = run.engine.score(pool, model.model)
-    cust = scored.features.column("customer_id").to_numpy()
-    offer = scored.features.column("offer_id").to_numpy()
-    margin = unit_margins(run.engine, offer) if s.rank_by == "expected_margin" else None
-    key = ranking_key(scored.scores, margin, s.rank_by)
-    ranks = rank_within_customer(cust, offer, key)
-    served = served_top_k(cust, offer, scored.scores, key, s, run.run_date, rank=ranks)
-    n = served.num_rows
-    recs = served.append_column(
-        "run_date", pa.repeat(pa.scalar(run.day, pa.string()), n)
-    ).append_column("model_version", pa.repeat(pa.scalar(model.version, pa.string()), n))
-    customers = len(np.unique(served.column("customer_id").to_numpy())) if n else 0
-    run.put_metrics(
-        {
-            "recommendations_written": n,
-            "customers_with_recommendations": customers,
-            "top_k": s.top_k,
-        }
+def partitions_for(run: Run, loaded: Loaded) -> int:
+    """The configured number of partitions, or enough that each holds about
+    `partition_pairs` eligible pairs (customers x active offers, an upper bound)."""
+    s = run.settings
+    if s.partitions:
+        return s.partitions
+    pairs = loaded.facts.eligible_customers * loaded.facts.active_offers
+    return max(1, math.ceil(pairs / s.partition_pairs))
+
+
+def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Done[Ranked]:
+    s, model, engine = run.settings, trained.model, run.engine
+    active = engine.active_offers(run.run_date)
+    margins = engine.offer_facts(active).column("unit_margin").to_numpy(zero_copy_only=False)
+    sizes = samples.SampleSizes(
+        s.explain_sample, samples.IMPORTANCE_SAMPLE, s.drift_sample, s.top_k
     )
-    with run.outputs() as con:
-        outputs.replace_recommendations(con, run.day, recs)
-    ranked = Ranked(scored, ranks, served)
+    job = RankJob(model.model, s, run.run_date, sizes, active, margins.astype(np.float64))
+    parts = partitions_for(run, loaded)
+    kept: dict[str, list[pa.Table]] = {kind: [] for kind in samples.SAMPLE_KINDS}
+    pool_pairs = written = 0
+    offers: set[int] = set()
+    div_sum, div_counted, customers_served = 0.0, 0, 0
+    with run.outputs() as con, progress_task("scoring", total=parts) as advance:
+        outputs.clear_recommendations(con, run.day)
+        for i, out in enumerate(
+            engine.rank_partitions(retrieval, parts, partial(rank_partition, job=job))
+        ):
+            advance(1, f"partition {i + 1} of {parts}")
+            kind = out.column("kind")
+            recs = out.filter(pc.equal(kind, REC))
+            pool_pairs += int(pc.sum(out.filter(pc.equal(kind, POOL)).column("rank")).as_py() or 0)
+            written += recs.num_rows
+            outputs.append_recommendations(con, run.day, model.version, recs)
+            offers.update(recs.column("offer_id").to_pylist())
+            customers = recs.column("customer_id").to_numpy()
+            customers_served += len(np.unique(customers))
+            if customers.size:
+                cats = engine.offer_facts(recs.column("offer_id").to_numpy()).column("category")
+                total, counted = diversity_sum(customers, cats.to_numpy(zero_copy_only=False))
+                div_sum, div_counted = div_sum + total, div_counted + counted
+            for k in samples.SAMPLE_KINDS:
+                kept[k] = [samples.bounded([*kept[k], out.filter(pc.equal(kind, k))], k, sizes)]
+        run.put_metrics(
+            {
+                "candidate_pool_size": pool_pairs,
+                "customers_with_candidates": customers_served,
+                "recommendations_written": written,
+                "customers_with_recommendations": customers_served,
+                "top_k": s.top_k,
+                "partitions": parts,
+            }
+        )
+    chosen = samples.select({k: v[0] for k, v in kept.items()}, sizes)
+    quality = {
+        "coverage": len(offers) / len(active) if len(active) else None,
+        "diversity": div_sum / div_counted if div_counted else None,
+    }
+    ranked = Ranked(
+        chosen["explain"],
+        chosen["explain_top"],
+        chosen[samples.IMPORTANCE],
+        chosen[samples.DRIFT],
+        pool_pairs,
+        written,
+        quality,
+    )
     if loaded.facts.active_offers == 0:
         return Done(ranked, "no active offers on this date: 0 recommendations written")
-    return Done(ranked, f"{n} recommendations for {customers} customers (model {model.version})")
+    return Done(
+        ranked,
+        f"{written} recommendations for {customers_served} customers from {pool_pairs} candidate"
+        f" pairs in {parts} partition{'s' if parts > 1 else ''} (model {model.version})",
+    )

@@ -11,6 +11,7 @@ from offerrank.pipeline.curves import validation_curves
 from offerrank.pipeline.promotion import Decision, decide
 from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.load import Plan
+from offerrank.ranking.retrieval import first_stage_of, retrieval_sidecar, size_retrieval
 from offerrank.store import outputs
 from offerrank.training.registry import ActiveModel, load_active, save_model
 from offerrank.training.train import train_models
@@ -50,6 +51,11 @@ def train(run: Run, plan: Plan) -> Done[Trained]:
             f"retrain due ({reason}) but too few mature labels; kept {active.version}",
             skipped=True,
         )
+    first_stage = first_stage_of(
+        result.logistic.mean, result.logistic.scale, result.logistic.coef, result.logistic.intercept
+    )
+    sizing = size_retrieval(run.engine, result.data.split.validation, first_stage, s)
+    result.sidecar["retrieval"] = retrieval_sidecar(first_stage, sizing)
     decision = decide(result, active, s)
     run.put_metrics(
         {
@@ -57,6 +63,9 @@ def train(run: Run, plan: Plan) -> Done[Trained]:
             "model_trained": 1,
             **result.metrics,
             **decision.metrics(),
+            "retrieval_sized_per_customer": sizing.per_customer,
+            "retrieval_sized_recall": sizing.recall,
+            "retrieval_sized_positives": sizing.positives,
         }
     )
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,127 @@
+"""What happens to each partition of the day's pool, wherever the engine runs it: score,
+rank by the configured key, serve the top K, and keep the bounded sample candidates.
+
+`rank_partition` is a pure function of one partition's pool (every pair of its customers)
+and of a `RankJob` that travels to the data (pickled, for Spark's executors). Each pair's
+score depends on that pair alone, each customer's list on that customer's pairs alone,
+and each sample draw on a hash of the pair: so the lists and samples are the same however
+the customers are split into partitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+
+from offerrank.config import Settings
+from offerrank.engines.base import Scorer
+from offerrank.features.registry import FEATURE_COLUMNS, feature_matrix
+from offerrank.ranking import samples
+from offerrank.ranking.margin import ranking_key
+from offerrank.ranking.rank import rank_within_customer
+from offerrank.ranking.serving import served_top_k
+
+REC, POOL = "rec", "pool"  # the served lists; one summary row (pairs in the partition)
+
+
+@dataclass(frozen=True)
+class RankJob:
+    """Everything `rank_partition` needs, small enough to send to every executor."""
+
+    model: Scorer
+    settings: Settings
+    run_date: date
+    sizes: samples.SampleSizes
+    margin_offers: np.ndarray  # sorted offer ids, with their unit margins (expected margin)
+    margins: np.ndarray
+
+    def unit_margins(self, offer_ids: np.ndarray) -> np.ndarray:
+        pos = np.searchsorted(self.margin_offers, offer_ids)
+        return self.margins[np.minimum(pos, max(self.margins.size - 1, 0))]
+
+
+def output_schema() -> pa.Schema:
+    """One table for every kind of row `rank_partition` returns (`kind` tells them apart;
+    a served row has no features, a sample row no propensity)."""
+    return pa.schema(
+        [
+            ("kind", pa.string()),
+            ("customer_id", pa.int64()),
+            ("offer_id", pa.int64()),
+            ("rank", pa.int64()),
+            ("score", pa.float64()),
+            ("propensity", pa.float64()),
+            ("sample_key", pa.float64()),
+            *[(name, pa.float64()) for name in FEATURE_COLUMNS],
+        ]
+    )
+
+
+def rank_partition(pool: pa.Table, job: RankJob) -> pa.Table:
+    s = job.settings
+    cust = pool.column("customer_id").to_numpy().astype(np.int64)
+    offer = pool.column("offer_id").to_numpy().astype(np.int64)
+    X = feature_matrix(pool)
+    scores = predict_in_chunks(job.model, X)
+    margin = job.unit_margins(offer) if s.rank_by == "expected_margin" else None
+    key = ranking_key(scores, margin, s.rank_by)
+    ranks = rank_within_customer(cust, offer, key)
+    served = served_top_k(cust, offer, scores, key, s, job.run_date, rank=ranks)
+    parts = [
+        _rows(REC, served.column("customer_id").to_numpy(), served.column("offer_id").to_numpy(),
+              served.column("rank").to_numpy(), served.column("score").to_numpy(),
+              propensity=served.column("propensity").to_numpy()),
+        _rows(POOL, np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([pool.num_rows]),
+              np.zeros(1)),
+    ]  # fmt: skip
+    for kind, (rows, keys) in samples.candidates(cust, offer, ranks, job.sizes, s.seed).items():
+        parts.append(
+            _rows(kind, cust[rows], offer[rows], ranks[rows], scores[rows], keys=keys, X=X[rows])
+        )
+    return pa.concat_tables(parts)
+
+
+SCORE_CHUNK_ROWS = 200_000
+
+
+def predict_in_chunks(
+    model: Scorer, X: np.ndarray, chunk_rows: int = SCORE_CHUNK_ROWS
+) -> np.ndarray:
+    """model.predict_proba over blocks of rows: every row's score depends on that row
+    alone, so the scores equal one call's; the blocks bound the temporary copies."""
+    n = X.shape[0]
+    scores = np.empty(n, dtype=np.float64)
+    for lo in range(0, n, chunk_rows):
+        hi = min(lo + chunk_rows, n)
+        scores[lo:hi] = model.predict_proba(X[lo:hi])
+    return scores
+
+
+def _rows(
+    kind: str,
+    cust: np.ndarray,
+    offer: np.ndarray,
+    rank: np.ndarray,
+    score: np.ndarray,
+    *,
+    propensity: np.ndarray | None = None,
+    keys: np.ndarray | None = None,
+    X: np.ndarray | None = None,
+) -> pa.Table:
+    n = cust.size
+    nulls = pa.nulls(n, pa.float64())
+    columns: dict[str, pa.Array | np.ndarray] = {
+        "kind": pa.array(np.full(n, kind), pa.string()),
+        "customer_id": cust.astype(np.int64),
+        "offer_id": offer.astype(np.int64),
+        "rank": np.asarray(rank, dtype=np.int64),
+        "score": np.asarray(score, dtype=np.float64),
+        "propensity": nulls if propensity is None else propensity.astype(np.float64),
+        "sample_key": nulls if keys is None else keys.astype(np.float64),
+    }
+    for j, name in enumerate(FEATURE_COLUMNS):
+        columns[name] = nulls if X is None else X[:, j]
+    return pa.Table.from_pydict(columns, schema=output_schema())
