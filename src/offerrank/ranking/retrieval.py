@@ -168,7 +168,9 @@ def candidate_recall(
     for day in track(todo, "candidate recall", label=str):
         asked = positives.filter(pc.equal(positives.column("as_of"), pa.scalar(day, pa.date32())))
         ranks = engine.retrieval_ranks(asked, eligible_sql(), first_stage)
-        found[day] = RecallDay(day, asked.num_rows, int(np.sum((ranks > 0) & (ranks <= per_customer))))
+        found[day] = RecallDay(
+            day, asked.num_rows, int(np.sum((ranks > 0) & (ranks <= per_customer)))
+        )
     result = [found[d] for d in counts]
     total = sum(r.positives for r in result)
     return sum(r.hits for r in result) / total, total, result
