@@ -3,7 +3,7 @@
 Rows are staged as typed tables (`rules.typed_expr`), then each rule is counted with a
 few offending keys in one scan per table; unique keys and references
 (`offerrank.store.references`) follow. With a store (`existing_db`) the batch is
-checked as an append; see `offerrank.store.io` for the append rules.
+checked as an append (`offerrank.store.append`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ class Checker:
 
     Each staged table `typed_<name>` has the typed contract columns, their text
     (`<column>__raw`), `__id` (the row's ident for messages) and `__row` (source order).
-    With a store (`existing_db`) the batch is checked as an append; see
-    `offerrank.store.io` for the append rules, checked by `check_store`.
+    With a store (`existing_db`) references may resolve into it, and the batch can be
+    checked as an append (`offerrank.store.append`).
     """
 
     def __init__(self, existing_db: Path | None = None, in_store: set[str] | None = None):
@@ -133,7 +133,11 @@ class Checker:
         return self.duck.sql(sql).fetchall()[0]
 
     def check(self, typing_only: bool = False) -> list[Violation]:
-        """Every violation of the staged batch: structure, rows, keys, references, store."""
+        """Every violation of the staged batch: structure, rows, keys, references.
+
+        The append rules (agreement with the rows the store holds) are
+        `offerrank.store.append.store_conflicts`, checked by the caller that appends.
+        """
         found = list(self.violations)
         for name in self.staged:
             rules = [r for r in row_rules(INPUTS[name]) if r.typing or not typing_only]
@@ -143,10 +147,6 @@ class Checker:
         for name in self.staged:
             found += self.key_violations(INPUTS[name])
         found += self.reference_violations()
-        if self.db is not None:
-            from offerrank.store.io import store_conflicts
-
-            found += store_conflicts(self)
         return found
 
     def run_rules(
