@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from offerrank.errors import ContractViolation, OfferrankError
+from offerrank.errors import ContractViolation, OfferrankError, UsageError
 from offerrank.store import watermarks
 from offerrank.store.append import new_rows, output_columns, store_conflicts
 from offerrank.store.checker import Checker
@@ -245,7 +245,7 @@ def export_dir(db_path: Path, folder: Path, fmt: str = "parquet") -> ExportSumma
     """
     db_path, folder = Path(db_path), Path(folder)
     if fmt not in ("parquet", "csv"):
-        raise OfferrankError(f"unknown export format {fmt!r} (use parquet or csv)")
+        raise UsageError(f"--format {fmt}: unknown export format (use parquet or csv)")
     if not db_path.exists():
         raise StoreError(f"store not found: {db_path}")
     missing = [t.name for t in INPUT_TABLES if t.name not in store_tables(db_path)]
