@@ -73,13 +73,34 @@ class StepLog:
         except StepSkipped as exc:
             status, detail = "skipped", str(exc)
         except BaseException as exc:
-            status = "failed" if isinstance(exc, Exception) else "interrupted"
-            detail = f"{type(exc).__name__}: {exc}"
-            if on_failure:
-                on_failure()
-            self._finish(rowid, name, status, time.perf_counter() - t0, detail)
+            self._fail(rowid, name, exc, time.perf_counter() - t0, on_failure)
             raise
-        self._finish(rowid, name, status, time.perf_counter() - t0, detail, on_success)
+        try:
+            self._finish(rowid, name, status, time.perf_counter() - t0, detail, on_success)
+        except Exception as exc:  # the closing write failed (a full disk): the step failed
+            self._fail(rowid, name, exc, time.perf_counter() - t0, on_failure)
+            raise
+
+    def _fail(
+        self,
+        rowid: int | None,
+        name: str,
+        exc: BaseException,
+        dur: float,
+        on_failure: Callable[[], None] | None,
+    ) -> None:
+        """Record the step `failed` (`interrupted` for Ctrl-C). On a full disk the long
+        detail may not fit: a short one is tried next; if even that cannot be written, the
+        row stays `running` and the next run marks it `interrupted` (`mark_stale_running`)."""
+        status = "failed" if isinstance(exc, Exception) else "interrupted"
+        if on_failure:
+            on_failure()
+        for detail in (f"{type(exc).__name__}: {exc}", type(exc).__name__):
+            try:
+                self._finish(rowid, name, status, dur, detail)
+                return
+            except sqlite3.Error:
+                continue
 
     def _finish(
         self,

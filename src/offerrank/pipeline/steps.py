@@ -59,6 +59,23 @@ def history_start(ctx: RunContext) -> date:
     return first_day - timedelta(days=s.lookback_days)
 
 
+def unrunnable_date(ctx: RunContext) -> str:
+    """Why the run date has no orders to learn from, with the dates the store does cover
+    (the engine holds only the window the run reads, so ask the store)."""
+    first, last = ctx.store.execute(
+        "SELECT MIN(SUBSTR(order_date, 1, 10)), MAX(SUBSTR(order_date, 1, 10)) FROM orders"
+    ).fetchone()
+    if first is None:
+        return f"the store holds no orders; import some before running {ctx.day}"
+    latest = date.fromisoformat(last) + timedelta(days=1)
+    if first >= ctx.day:
+        return f"no orders before {ctx.day}: the store's orders start {first}; choose a later date"
+    return (
+        f"no recent orders to rank on {ctx.day}: the store's orders run from {first} to {last};"
+        f" choose a date up to {latest}"
+    )
+
+
 def step_features(ctx: RunContext) -> str:
     """Load the contract tables (as Arrow) into DuckDB and check the date is runnable."""
     s = ctx.settings
@@ -67,10 +84,7 @@ def step_features(ctx: RunContext) -> str:
     con = ctx.engine
     first_order = con.sql("SELECT MIN(order_date) FROM orders").fetchall()[0][0]
     if first_order is None or first_order >= ctx.run_date:
-        raise RunError(
-            f"no orders before {ctx.day}: the store's data starts "
-            f"{first_order or 'nowhere (no orders)'}; choose a later --date"
-        )
+        raise RunError(unrunnable_date(ctx))
     ctx.active_offers = con.sql(
         "SELECT COUNT(*) FROM offers WHERE start_date <= ? AND end_date >= ?",
         params=[ctx.run_date, ctx.run_date],
