@@ -7,6 +7,7 @@ Every run records the configuration it used (`Settings.as_json`), so a figure in
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
 import sys
@@ -122,8 +123,13 @@ class Settings(BaseModel):
 
     @property
     def cache_dir(self) -> Path | None:
-        """Where the history cache lives: `<db folder>/cache/<db name>`, or None if off."""
-        return self.db_path.parent / "cache" / self.db_path.stem if self.history_cache else None
+        """Where the history cache lives, or None if off: `<db folder>/cache/<db name>-<a
+        digest of the store's absolute path>`, so that a moved or copied store starts its
+        own cache and two stores never share one."""
+        if not self.history_cache:
+            return None
+        where = hashlib.sha256(str(self.db_path.resolve()).encode()).hexdigest()[:10]
+        return self.db_path.parent / "cache" / f"{self.db_path.stem}-{where}"
 
     def as_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True)

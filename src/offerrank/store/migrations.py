@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from offerrank.store.db import transaction
 from offerrank.store.watermarks import DDL as WATERMARKS_DDL
 from offerrank.store.watermarks import IDENTITY_DDL
+from offerrank.store.watermarks import LOG_DDL as WATERMARK_LOG_DDL
 
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
@@ -104,6 +105,16 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 shown_date TEXT NOT NULL, rules_key TEXT NOT NULL,
                 positives INTEGER NOT NULL, hits INTEGER NOT NULL,
                 PRIMARY KEY (shown_date, rules_key))""",
+        ),
+    ),
+    (
+        6,
+        "contract watermark log",
+        (
+            # One row per advance of a table's watermark, with a random token: the history
+            # cache checks that the advance it cached up to is still the store's
+            # (`watermarks.ensure` also creates it, and gives each table a first token).
+            WATERMARK_LOG_DDL,
         ),
     ),
 )
