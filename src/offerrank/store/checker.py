@@ -16,7 +16,15 @@ import pyarrow as pa
 from offerrank.store.contract import INPUTS, Table
 from offerrank.store.introspect import read_store, store_columns, store_tables
 from offerrank.store.references import reference_violations
-from offerrank.store.rules import Rule, example_sql, ident_columns, row_rules, text_expr, typed_expr
+from offerrank.store.rules import (
+    TYPE_RULES,
+    Rule,
+    example_sql,
+    ident_columns,
+    row_rules,
+    text_expr,
+    typed_expr,
+)
 from offerrank.store.violations import EXAMPLES, Violation
 
 
@@ -31,6 +39,9 @@ class Checker:
 
     def __init__(self, existing_db: Path | None = None, in_store: set[str] | None = None):
         self.duck = duckdb.connect()
+        # A timestamp with a time zone becomes text (and its day) in UTC, not in the
+        # machine's zone, so the same file imports the same everywhere.
+        self.duck.execute("SET TimeZone = 'UTC'")
         self.db = Path(existing_db) if existing_db and Path(existing_db).exists() else None
         if self.db is None:
             in_store = set()
@@ -62,9 +73,11 @@ class Checker:
         if not missing and data.num_rows == 0:
             note = f"{source} has no rows; an empty file is a mistake (leave the file out)"
             self.violations.append(Violation(name, "", "not empty", 0, note=note))
-        if missing or data.num_rows == 0:
-            return False
         types = {f.name: f.type for f in data.schema}
+        unclear = [] if missing else ambiguous_types(table, types, source)
+        self.violations += unclear
+        if missing or unclear or data.num_rows == 0:
+            return False
         text = {
             c.name: text_expr(
                 c,
@@ -187,3 +200,24 @@ class Checker:
     def reference_violations(self) -> list[Violation]:
         """Each reference must resolve into the batch or, when appending, into the store."""
         return reference_violations(self)
+
+
+def ambiguous_types(table: Table, types: dict[str, pa.DataType], source: str) -> list[Violation]:
+    """Typed columns (Parquet, Arrow) whose values have no single reading as the contract's
+    kind: bytes (is b"12" the number 12 or text?), nested values, and booleans anywhere
+    but a 0/1 flag (True is not an id). Text and numbers are typed by the rules."""
+    found = []
+    for c in table.columns:
+        t = types[c.name]
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+            what = f"holds bytes ({t}); write it as a {'string' if c.kind == 'text' else c.kind}"
+        elif pa.types.is_nested(t):
+            what = f"holds nested values ({t}); write one {c.kind} per row"
+        elif pa.types.is_boolean(t) and c.kind != "flag":
+            what = f"holds booleans; the contract wants {TYPE_RULES.get(c.kind, c.kind)} here"
+        else:
+            continue
+        found.append(Violation(table.name, c.name, "unambiguous type", 0, note=f"{source}: {what}"))
+    return found

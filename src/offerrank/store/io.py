@@ -22,16 +22,14 @@ the same tables.
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from offerrank.errors import ContractViolation, OfferrankError, UsageError
+from offerrank.errors import ContractViolation, UsageError
 from offerrank.store import watermarks
 from offerrank.store.append import new_rows, output_columns, store_conflicts
 from offerrank.store.checker import Checker
@@ -44,10 +42,9 @@ from offerrank.store.db import (
     table_exists,
     transaction,
 )
+from offerrank.store.feed import ACCEPTED, Skipped, read_table_file, table_files
 from offerrank.store.introspect import store_tables
-from offerrank.store.violations import Violation, raise_on_violations, unknown_table
-
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+from offerrank.store.violations import raise_on_violations
 
 
 @dataclass
@@ -60,10 +57,13 @@ class TableImport:
 
 @dataclass
 class ImportSummary:
+    """What an import read (a file per table, rows added) and what it skipped, and why."""
+
     db_path: Path
     folder: Path
     created: bool
     tables: list[TableImport] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
     @property
     def rows_added(self) -> int:
@@ -76,6 +76,7 @@ class ImportSummary:
             "created": self.created,
             "rows_added": self.rows_added,
             "tables": [asdict(t) for t in self.tables],
+            "skipped": [asdict(s) for s in self.skipped],
         }
 
     def describe(self) -> str:
@@ -88,6 +89,7 @@ class ImportSummary:
             f"{t.rows_in_file - t.rows_added} already in the store ({t.file})"
             for t in self.tables
         ]
+        lines += [f"  skipped {s.name}: {s.reason}" for s in self.skipped]
         return "\n".join(lines)
 
 
@@ -117,24 +119,26 @@ def import_dir(db_path: Path, folder: Path) -> ImportSummary:
     """Check a folder of table files against the contract and the store, then append it."""
     db_path, folder = Path(db_path), Path(folder)
     if not folder.is_dir():
-        raise OfferrankError(f"not a folder: {folder}")
-    files, violations = table_files(folder)
+        raise UsageError(f"{folder}: not a folder (import reads a folder of table files)")
+    feed = table_files(folder)
+    files, violations = feed.files, feed.violations
     if not files and not violations:
+        skipped = f" (skipped: {', '.join(s.name for s in feed.skipped)})" if feed.skipped else ""
         raise ContractViolation(
-            f"{folder}: no table files; expected files named {', '.join(INPUTS)} (.csv or .parquet)"
+            f"{folder}: no table files; expected files named {', '.join(INPUTS)}"
+            f" ({ACCEPTED}){skipped}"
         )
     created = not db_path.exists()
     con = connect(db_path, create=True)
     try:
         with transaction(con):  # the write lock: nothing changes the store while we check
             present = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
-            summary = ImportSummary(db_path, folder, created)
+            summary = ImportSummary(db_path, folder, created, skipped=feed.skipped)
             with Checker(None if created else db_path, present) as checker:
                 for name, path in files.items():
-                    data, problem = read_table_file(name, path)
-                    if problem is not None:
-                        violations.append(problem)
-                    elif data is not None:
+                    data, problems = read_table_file(name, path)
+                    violations += problems
+                    if data is not None:
                         checker.add_arrow(name, data, path.name)
                 appending = store_conflicts(checker) if checker.db else []
                 raise_on_violations(violations + checker.check() + appending)
@@ -162,76 +166,6 @@ def import_dir(db_path: Path, folder: Path) -> ImportSummary:
         raise
     con.close()
     return summary
-
-
-def table_files(folder: Path) -> tuple[dict[str, Path], list[Violation]]:
-    """The table files of a folder by table name; unknown or doubled names are violations."""
-    files: dict[str, Path] = {}
-    violations = []
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not path.is_file():
-            continue
-        name = path.name[: -len(path.suffix)] if path.suffix else path.name
-        if path.suffix.lower() not in FORMATS:
-            if name in INPUTS:
-                violations.append(
-                    Violation(
-                        name,
-                        "",
-                        "CSV or Parquet",
-                        0,
-                        note=(f"{path.name}: unsupported format (use .csv or .parquet)"),
-                    )
-                )
-        elif name not in INPUTS:
-            violations.append(unknown_table(name, path.name))
-        elif name in files:
-            violations.append(
-                Violation(
-                    name,
-                    "",
-                    "one file per table",
-                    0,
-                    note=(f"two files for one table: {files[name].name} and {path.name}"),
-                )
-            )
-        else:
-            files[name] = path
-    return files, violations
-
-
-def read_table_file(name: str, path: Path) -> tuple[pa.Table | None, Violation | None]:
-    """Read one file as Arrow; CSV columns all as text, so that typing happens in SQL."""
-    empty = Violation(
-        name,
-        "",
-        "not empty",
-        0,
-        note=(f"{path.name} is empty (no header, no rows); an empty file is a mistake"),
-    )
-    try:
-        if FORMATS[path.suffix.lower()] == "parquet":
-            return pq.read_table(path), None
-        if path.stat().st_size == 0:
-            return None, empty
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            names = [n.strip() for n in next(csv.reader(f), [])]
-        if not any(names):
-            return None, empty
-        return pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        ), None
-    except (OSError, pa.ArrowException, UnicodeDecodeError, csv.Error) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return None, Violation(name, "", "readable", 0, note=f"cannot read {path.name}: {reason}")
 
 
 # -- export -----------------------------------------------------------------------------
