@@ -64,7 +64,12 @@ class State:
 def main(
     ctx: typer.Context,
     db: Path | None = typer.Option(
-        None, "--db", envvar=DB_ENV, help="Store file (default data/metro.db).", show_default=False
+        None,
+        "--db",
+        envvar=DB_ENV,
+        help="Store file (default data/metro.db).",
+        show_default=False,
+        readable=False,  # an unreadable store is the environment's fault: exit 1, not 2
     ),
     config: Path | None = typer.Option(
         None,

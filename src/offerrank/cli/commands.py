@@ -34,8 +34,11 @@ def generate(
         parse_date(end, "--end") if end else None,
     )
     with user_errors(state), rich_progress(err_console, enabled=not (state.quiet or state.json)):
+        db = state.settings().db_path
+        if db.exists():
+            require_writable(db)
         summary = generate_world(
-            state.settings().db_path,
+            db,
             preset=preset,
             seed=seed,
             start=first,
@@ -188,5 +191,7 @@ def features(
     state: State = ctx.obj
     as_of = parse_date(date_)
     with user_errors(state), rich_progress(err_console, enabled=not (state.quiet or state.json)):
-        n = write_features(state.settings(), as_of, pairs, out)
+        settings = state.settings()
+        require_store(settings.db_path)
+        n = write_features(settings, as_of, pairs, out)
     emit(state, {"rows": n, "out": str(out)}, f"wrote {n} rows to {out}")

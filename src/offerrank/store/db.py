@@ -11,6 +11,7 @@ import atexit
 import errno
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -53,12 +54,17 @@ def require_store(path: Path) -> None:
 def require_writable(path: Path) -> None:
     """Refuse early, with the reason, a store that a command must write but cannot: SQLite
     writes the store and, in WAL mode, two files beside it."""
-    for target, what in ((path, "the store file"), (path.parent, "the store's folder")):
-        if target.exists() and not os.access(target, os.W_OK):
-            raise StoreError(
-                f"{path}: read-only ({what} {target} is not writable); this command writes "
-                "to the store, so it needs write access to the file and its folder"
-            )
+    checks = (
+        (path, "the store file", ((os.R_OK, "readable"), (os.W_OK, "writable"))),
+        (path.parent, "the store's folder", ((os.X_OK, "searchable"), (os.W_OK, "writable"))),
+    )
+    for target, what, modes in checks:
+        for mode, word in modes:
+            if target.exists() and not os.access(target, mode):
+                raise StoreError(
+                    f"{path}: {what} {target} is not {word}; this command writes to the"
+                    " store, so it needs read and write access to the file and its folder"
+                )
 
 
 def connect(
@@ -123,24 +129,39 @@ def environment_error(exc: BaseException, db_path: Path | None) -> OfferrankErro
             errno.ENOENT: "no such file or folder",
         }.get(exc.errno or 0, one_line(exc.strerror or exc))
         return StoreError(f"{name}: {reason}")
-    db = str(db_path) if db_path is not None else "the store"
     message = one_line(exc)
-    code = getattr(exc, "sqlite_errorname", "") or ""
+    what = _meaning(getattr(exc, "sqlite_errorname", "") or "", message, db_path)
+    db = str(db_path) if db_path is not None else "the store"
+    return StoreError(f"{db}: {what or 'the store failed'} (SQLite: {message})")
+
+
+def _meaning(code: str, message: str, db_path: Path | None) -> str | None:
+    """What a SQLite error (its code, or its message from another driver) means here."""
     if code == "SQLITE_FULL" or "disk is full" in message:
-        what = "disk full; the write was rolled back: free space and run again"
-    elif code == "SQLITE_NOTADB" or "not a database" in message:
-        what = "not a SQLite store; check --db, or restore the store from a backup"
-    elif code.startswith("SQLITE_CORRUPT") or "malformed" in message:
-        what = f"the store is damaged{_truncation(db_path)}; restore it from a backup"
-    elif code.startswith("SQLITE_READONLY") or "readonly" in message:
-        what = "read-only; this command needs write access to the store file and its folder"
-    elif code.startswith("SQLITE_CANTOPEN") or "unable to open" in message:
-        what = "cannot open the store; check that it and its folder exist and are accessible"
-    elif code.startswith("SQLITE_BUSY") or "locked" in message:
-        what = "another process holds the store's write lock; retry later"
-    else:
-        what = "the store failed"
-    return StoreError(f"{db}: {what} (SQLite: {message})")
+        return "disk full; the write was rolled back: free space and run again"
+    if code == "SQLITE_NOTADB" or "not a database" in message:
+        return "not a SQLite store; check --db, or restore the store from a backup"
+    if code.startswith("SQLITE_CORRUPT") or "malformed" in message:
+        return f"the store is damaged{_truncation(db_path)}; restore it from a backup"
+    if code.startswith("SQLITE_READONLY") or "readonly" in message:
+        return "read-only; this command needs write access to the store file and its folder"
+    if code.startswith("SQLITE_CANTOPEN") or "unable to open" in message:
+        return "cannot open the store; check that it and its folder exist and are accessible"
+    if code.startswith("SQLITE_BUSY") or "database is locked" in message:
+        return "another process holds the store's write lock; retry later"
+    if code.startswith("SQLITE_IOERR") or "disk I/O error" in message:
+        free = _free_bytes(db_path)
+        if free is not None and free < 1 << 20:
+            return f"disk full ({free} bytes free); the write was rolled back: free space, rerun"
+        return "I/O error on the store or the files beside it (-wal, -shm); check the disk"
+    return None
+
+
+def _free_bytes(db_path: Path | None) -> int | None:
+    try:
+        return shutil.disk_usage(Path(db_path or ".").resolve().parent).free
+    except OSError:
+        return None
 
 
 def _truncation(db_path: Path | None) -> str:
@@ -249,7 +270,10 @@ def query_arrow_many(
             }
         )
         if not answer["ok"]:
-            raise StoreError(f"reading {db_path} failed: {one_line(answer['error'])}")
+            message = one_line(answer["error"])
+            what = _meaning("", message, Path(db_path))
+            raise StoreError(f"{db_path}: {what} (SQLite: {message})" if what else
+                             f"reading {db_path} failed: {message}")  # fmt: skip
         return [
             pa.ipc.open_file(pa.memory_map(str(Path(tmp) / f"{i}.arrow"))).read_all()
             for i in range(len(queries))

@@ -105,8 +105,9 @@ def read_table_file(name: str, path: Path) -> tuple[pa.Table | None, list[Violat
     fmt, compression = FORMATS[split_name(path.name)[1]]
     try:
         if fmt == "parquet":
-            data = pq.read_table(path)
-            return data, _doubled(name, path, data.column_names)
+            if doubled := _doubled(name, path, pq.read_schema(path).names):
+                return None, doubled
+            return pq.read_table(path), []
         if path.stat().st_size == 0:
             return None, [_empty(name, path)]
         with pa.input_stream(str(path), compression=compression) as raw:

@@ -39,6 +39,7 @@ from offerrank.store.db import (
     connect,
     create_input_tables,
     insert_arrow,
+    require_store,
     table_exists,
     transaction,
 )
@@ -180,8 +181,7 @@ def export_dir(db_path: Path, folder: Path, fmt: str = "parquet") -> ExportSumma
     db_path, folder = Path(db_path), Path(folder)
     if fmt not in ("parquet", "csv"):
         raise UsageError(f"--format {fmt}: unknown export format (use parquet or csv)")
-    if not db_path.exists():
-        raise StoreError(f"store not found: {db_path}")
+    require_store(db_path)
     missing = [t.name for t in INPUT_TABLES if t.name not in store_tables(db_path)]
     if missing:
         raise StoreError(f"{db_path} lacks contract tables: {', '.join(missing)}")
