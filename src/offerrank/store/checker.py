@@ -13,9 +13,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from offerrank.store.contract import INPUTS, Table
+from offerrank.store.contract import INPUTS, Reference, Table
 from offerrank.store.introspect import read_store, store_columns, store_tables
-from offerrank.store.references import reference_violations
+from offerrank.store.references import only_columns, reference_rule
 from offerrank.store.rules import (
     TYPE_RULES,
     Rule,
@@ -198,8 +198,34 @@ class Checker:
         return [Violation(table.name, key, "unique key", int(row[0]), list(row[1]))]
 
     def reference_violations(self) -> list[Violation]:
-        """Each reference must resolve into the batch or, when appending, into the store."""
-        return reference_violations(self)
+        """Each reference of each staged table must resolve into the batch or the store."""
+        refs = [(name, ref) for name in self.staged for ref in INPUTS[name].references]
+        for target in dict.fromkeys(ref.table for _, ref in refs):
+            self.key_set(target, [(name, ref) for name, ref in refs if ref.table == target])
+        found = []
+        for name in self.staged:
+            found += self.run_rules(
+                name, [reference_rule(name, ref) for ref in INPUTS[name].references]
+            )
+        return found
+
+    def key_set(self, target: str, refs: list[tuple[str, Reference]]) -> None:
+        """`__keys_<target>`: the keys of `target` in the batch and, within the referenced
+        range, in the store (a daily feed should not read the whole history)."""
+        key = refs[0][1].target
+        parts = [f"SELECT {key} AS k FROM typed_{target}"] if target in self.staged else []
+        if self.db is not None and target in self.in_store:
+            bounds = " UNION ALL ".join(
+                f"SELECT min({ref.column}) AS lo, max({ref.column}) AS hi FROM typed_{name}"
+                for name, ref in refs
+            )
+            lo, hi = self.row(f"SELECT min(lo), max(hi) FROM ({bounds})")
+            if lo is not None:
+                only = only_columns(INPUTS[target], (key,), (key,))
+                self.add_store(self.db, only, f"__stored_keys_{target}", key, lo, hi)
+                parts.append(f"SELECT {key} AS k FROM __stored_keys_{target}")
+        union = " UNION ALL ".join(parts) or "SELECT NULL::BIGINT AS k WHERE FALSE"
+        self.duck.sql(f"CREATE OR REPLACE TEMP TABLE __keys_{target} AS {union}")
 
 
 def ambiguous_types(table: Table, types: dict[str, pa.DataType], source: str) -> list[Violation]:
