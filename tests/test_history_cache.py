@@ -11,10 +11,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from offerrank.features.engine import read_store_tables
 from offerrank.store.db import connect
 from offerrank.store.history_cache import MANIFEST
 from offerrank.store.migrations import migrate
+from offerrank.store.tables import read_store_tables
 from store_shell import check, shell
 
 
@@ -178,7 +178,7 @@ def test_a_store_of_the_previous_version_upgrades_without_a_full_recheck(store: 
             for stmt in watermarks.trigger_sql(table, "generation + 1"):
                 con.execute(stmt)
         con.execute(f"DROP TABLE {watermarks.LOG}")
-        con.execute("DELETE FROM schema_migrations WHERE version = 6")
+        con.execute("DELETE FROM schema_migrations WHERE version = 7")
     con.close()
     result = check(store)
     assert result.from_start == [] and result.violations == []

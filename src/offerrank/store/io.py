@@ -30,7 +30,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from offerrank.errors import ContractViolation, UsageError
-from offerrank.store import watermarks
+from offerrank.store import outputs, watermarks
 from offerrank.store.append import new_rows, output_columns, store_conflicts
 from offerrank.store.checker import Checker
 from offerrank.store.contract import INPUT_TABLES, INPUTS
@@ -40,7 +40,6 @@ from offerrank.store.db import (
     create_input_tables,
     insert_arrow,
     require_store,
-    table_exists,
     transaction,
 )
 from offerrank.store.feed import ACCEPTED, Skipped, read_table_file, table_files
@@ -157,8 +156,7 @@ def import_dir(db_path: Path, folder: Path) -> ImportSummary:
                             )
                         )
                 watermarks.after_append(con, caught_up)  # checked above: no need to recheck
-                if table_exists(con, "candidate_recall_days"):  # new rows may predate any day
-                    con.execute("DELETE FROM candidate_recall_days")
+                outputs.clear_recall_days(con)  # new rows may predate any measured day
     except BaseException:
         con.close()
         if created:
