@@ -70,6 +70,8 @@ COMMANDS: dict[str, list[str]] = {
     "explain": ["explain", "--date", "2024-04-01", "--customer", "1"],
     "report": ["report", "--date", "2024-04-01"],
     "simulate": ["simulate", "--from", "2024-04-01", "--to", "2024-04-02", "--workdir", "{out}"],
+    "models": ["models"],
+    "models activate": ["models", "activate", "2024-04-01-lgbm"],
 }
 # A bad value of one of each command's options.
 BAD_VALUE: dict[str, tuple[list[str], str]] = {
@@ -84,7 +86,9 @@ BAD_VALUE: dict[str, tuple[list[str], str]] = {
     "simulate": (
         ["simulate", "--from", "2024-04-01", "--to", "2024-04-02", "--policy", "greedy-ish"],
         "greedy-ish",
-    ),  # fmt: skip
+    ),
+    "models": (["models", "list"], "No such command"),
+    "models activate": (["models", "activate"], "Missing argument"),
 }
 MORE_BAD_OPTIONS: dict[str, tuple[list[str], str]] = {
     "run --engine pandas": (["run", "--date", "2024-04-01", "--engine", "pandas"], "--engine"),
