@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -308,20 +309,37 @@ REFUSED: dict[str, tuple[Callable[[Path], None], list[str]]] = {
 }
 
 
-def import_into_golden(tmp_path: Path, write: Callable[[Path], None]) -> tuple[Path, Outcome]:
-    db, folder = golden_store(tmp_path / "s.db"), tmp_path / "feed"
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The golden store, built once; tests copy it (`copy_of`)."""
+    return golden_store(tmp_path_factory.mktemp("golden") / "s.db")
+
+
+@pytest.fixture(scope="module")
+def golden_rows(golden: Path) -> Counter:
+    return store_rows(golden)
+
+
+@pytest.fixture
+def copy_of(golden: Path, tmp_path: Path) -> Callable[[str], Path]:
+    return lambda name: Path(shutil.copy(golden, tmp_path / name))
+
+
+def import_into(db: Path, tmp_path: Path, write: Callable[[Path], None]) -> Outcome:
+    folder = tmp_path / "feed"
     folder.mkdir()
     write(folder)
-    return db, invoke(["--db", db, "import", folder])
+    return invoke(["--db", db, "import", folder])
 
 
 @pytest.mark.parametrize("case", REFUSED)
 def test_an_ambiguous_or_broken_file_is_refused_and_the_store_kept(
-    tmp_path: Path, case: str
+    tmp_path: Path, case: str, copy_of: Callable[[str], Path], golden_rows: Counter
 ) -> None:
     write, needles = REFUSED[case]
-    before = store_rows(golden_store(tmp_path / "before.db"))
-    db, outcome = import_into_golden(tmp_path, write)
+    before = golden_rows
+    db = copy_of("s.db")
+    outcome = import_into(db, tmp_path, write)
     if outcome.traceback:
         LEDGER.traceback(f"import: {case}")
     assert outcome.traceback is None, outcome.traceback
@@ -357,23 +375,28 @@ ACCEPTED: dict[str, tuple[Callable[[Path], None], str, tuple]] = {
 
 
 @pytest.mark.parametrize("case", ACCEPTED)
-def test_a_file_read_by_a_documented_rule(tmp_path: Path, case: str) -> None:
+def test_a_file_read_by_a_documented_rule(
+    tmp_path: Path, case: str, copy_of: Callable[[str], Path]
+) -> None:
     write, table, row = ACCEPTED[case]
-    db, outcome = import_into_golden(tmp_path, write)
+    db = copy_of("s.db")
+    outcome = import_into(db, tmp_path, write)
     assert outcome.code == 0 and outcome.traceback is None, outcome
     with contextlib.closing(sqlite3.connect(db)) as con:
         assert row in con.execute(f"SELECT * FROM {table}").fetchall()
     LEDGER.accepted_input(f"import: {case}")
 
 
-def test_skipped_entries_are_listed_with_why(tmp_path: Path) -> None:
+def test_skipped_entries_are_listed_with_why(
+    tmp_path: Path, copy_of: Callable[[str], Path]
+) -> None:
     def write(folder: Path) -> None:
         csv_file(*CUSTOMERS_CSV)(folder)
         (folder / "README.txt").write_text("notes")
         (folder / ".DS_Store").write_bytes(b"\0")
         (folder / "old").mkdir()
 
-    db, folder = golden_store(tmp_path / "s.db"), tmp_path / "feed"
+    db, folder = copy_of("s.db"), tmp_path / "feed"
     folder.mkdir()
     write(folder)
     human = invoke(["--db", db, "import", folder])
@@ -384,7 +407,9 @@ def test_skipped_entries_are_listed_with_why(tmp_path: Path) -> None:
     LEDGER.accepted_input("import: a folder with other files")
 
 
-def test_time_zones_become_utc_days_whatever_the_machine_zone(tmp_path: Path) -> None:
+def test_time_zones_become_utc_days_whatever_the_machine_zone(
+    tmp_path: Path, copy_of: Callable[[str], Path]
+) -> None:
     """The same instants import as the same UTC days under two TZ settings."""
     east, west = timezone(timedelta(hours=9)), timezone(timedelta(hours=-5))
     instants = [datetime(2024, 4, 1, 23, 30, tzinfo=west), datetime(2024, 4, 1, 0, 30, tzinfo=east)]
@@ -403,7 +428,7 @@ def test_time_zones_become_utc_days_whatever_the_machine_zone(tmp_path: Path) ->
     days = []
     here = time.strftime("%z")  # this process: the machine's zone; a child: one far from it
     for zone in (None, "Asia/Tokyo" if here != "+0900" else "America/Los_Angeles"):
-        db = golden_store(tmp_path / f"{zone or 'here'}.db".replace("/", "-"))
+        db = copy_of(f"{zone or 'here'}.db".replace("/", "-"))
         if zone is None:
             assert invoke(["--db", db, "-q", "import", folder]).code == 0
         else:
@@ -566,9 +591,9 @@ def disk_full_after(pages: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
 
 @pytest.mark.parametrize("pages", [0, 2])
 def test_a_full_disk_during_an_import_leaves_the_store_as_it_was(
-    tmp_path: Path, pages: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pages: int, monkeypatch: pytest.MonkeyPatch, copy_of: Callable[[str], Path]
 ) -> None:
-    db, folder = golden_store(tmp_path / "s.db"), tmp_path / "feed"
+    db, folder = copy_of("s.db"), tmp_path / "feed"
     shutil.copytree(Path(__file__).parent / "fixtures" / "feed", folder)
     before = store_rows(db)
     with disk_full_after(pages, monkeypatch):
@@ -626,11 +651,11 @@ def test_a_full_disk_during_a_run_fails_the_step_and_a_rerun_equals_a_clean_run(
     LEDGER.fault(f"disk full during a run (failed in {steps[-1][0]})")
 
 
-def test_a_real_full_disk_during_an_import(tmp_path: Path) -> None:
+def test_a_real_full_disk_during_an_import(tmp_path: Path, copy_of: Callable[[str], Path]) -> None:
     """ENOSPC from a small tmpfs in a private mount namespace (root only)."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("needs root and unshare to mount a small tmpfs")
-    db = golden_store(tmp_path / "s.db")
+    db = copy_of("s.db")
     feed = tmp_path / "feed"
     shutil.copytree(Path(__file__).parent / "fixtures" / "feed", feed)
     size = db.stat().st_size + 8192  # the store and two pages
@@ -687,8 +712,10 @@ def test_stray_wal_and_shm_files_beside_the_store(checked_golden: Path, tmp_path
 
 
 # -- concurrency ------------------------------------------------------------------------------
-def test_a_second_run_while_one_holds_the_store_is_refused(tmp_path: Path) -> None:
-    db = golden_store(tmp_path / "s.db")
+def test_a_second_run_while_one_holds_the_store_is_refused(
+    tmp_path: Path, copy_of: Callable[[str], Path]
+) -> None:
+    db = copy_of("s.db")
     with open(f"{db}.lock", "a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         held.write("12345")
@@ -699,8 +726,8 @@ def test_a_second_run_while_one_holds_the_store_is_refused(tmp_path: Path) -> No
     LEDGER.bad_input("a second run of the same store")
 
 
-def test_two_imports_at_once_both_land(tmp_path: Path) -> None:
-    db = golden_store(tmp_path / "s.db")
+def test_two_imports_at_once_both_land(tmp_path: Path, copy_of: Callable[[str], Path]) -> None:
+    db = copy_of("s.db")
     feeds = []
     for i in range(2):
         folder = tmp_path / f"feed{i}"
@@ -727,8 +754,10 @@ def test_two_imports_at_once_both_land(tmp_path: Path) -> None:
     LEDGER.fault("two imports at once")
 
 
-def test_an_import_waits_for_a_writer_and_a_status_reads_beside_it(tmp_path: Path) -> None:
-    db = golden_store(tmp_path / "s.db")
+def test_an_import_waits_for_a_writer_and_a_status_reads_beside_it(
+    tmp_path: Path, copy_of: Callable[[str], Path]
+) -> None:
+    db = copy_of("s.db")
     folder = tmp_path / "feed"
     folder.mkdir()
     csv_file(*CUSTOMERS_CSV)(folder)
