@@ -34,7 +34,9 @@ s = Settings(db_path=Path(sys.argv[1]), artifacts_dir=Path(sys.argv[2]),
              history_cache=sys.argv[4] == "1")
 t0 = time.perf_counter()
 r = run_daily(s, date.fromisoformat(sys.argv[3]))
-print(json.dumps({"seconds": time.perf_counter() - t0, "metrics": r.metrics,
+manifest = s.cache_dir / "manifest.json" if s.cache_dir else None
+cache = json.loads(manifest.read_text())["last_read"] if manifest and manifest.exists() else None
+print(json.dumps({"seconds": time.perf_counter() - t0, "metrics": r.metrics, "cache": cache,
                   "steps": [(x.step, x.status, x.duration_s) for x in r.steps],
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -82,6 +84,12 @@ def main() -> None:
         for i, (step, status, _) in enumerate(runs[0]["steps"]):
             step_median = statistics.median(r["steps"][i][2] for r in runs)
             print(f"    {step:11s} {status:8s} {step_median:7.2f} s (median)")
+        if runs[0].get("cache"):
+            c = runs[0]["cache"]
+            print(
+                f"    history cache: {c['cached_rows']:,} rows from the cache,"
+                f" {c['read_rows']:,} from SQLite, {c['full_tables']} tables read whole"
+            )
         m = runs[0]["metrics"]
         keys = (*HEADLINE, "train_rows", "eval_customers_at_k")
         print("    " + "  ".join(f"{k}={m[k]:.4g}" for k in keys if k in m))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from datetime import date
@@ -41,25 +42,20 @@ def assert_same(db: Path, cache: Path, since: date | None = None) -> dict[str, p
     return cached
 
 
+def last_read(cache: Path) -> dict[str, int]:
+    """What the last read through the cache took from it and from SQLite."""
+    return dict(json.loads((cache / MANIFEST).read_text())["last_read"])
+
+
 def test_first_read_fills_the_cache_and_the_next_reads_nothing_from_sqlite(
-    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Path, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
     assert_same(store, cache)
     assert (cache / MANIFEST).is_file() and len(list(cache.glob("*.arrow"))) == 7
-    seen: list[int] = []
-    from offerrank.store import history_cache
-
-    real = history_cache.query_arrow_many
-
-    def counting(db, queries):  # type: ignore[no-untyped-def]
-        answers = real(db, queries)
-        seen.append(sum(a.num_rows - 1 for a in answers[1::2]))  # new rows, less the probes
-        return answers
-
-    monkeypatch.setattr(history_cache, "query_arrow_many", counting)
+    assert last_read(cache)["cached_rows"] == 0
     assert_same(store, cache)
-    assert seen[-1] == 0
+    assert last_read(cache)["read_rows"] == 0 and last_read(cache)["full_tables"] == 0
 
 
 def test_appended_rows_are_read_then_cached_once_checked(store: Path, tmp_path: Path) -> None:
@@ -165,5 +161,30 @@ def test_a_run_reads_the_same_through_the_cache(two_day_run, tmp_path: Path) -> 
                 "SELECT customer_id, offer_id, rank, score FROM recommendations"
                 " WHERE run_date = '2026-02-18' ORDER BY customer_id, rank"
             ).fetchall()
-        assert (db.parent / "cache" / "metro").is_dir() == cache
+        assert (s.cache_dir or db.parent / "no-cache").is_dir() == cache
     assert recs[True] == recs[False] and len(recs[True]) > 0
+
+
+def test_a_store_of_the_previous_version_upgrades_without_a_full_recheck(store: Path) -> None:
+    """Stores made before the watermark log had counting triggers and no log: their
+    triggers are replaced in place (they watched every change), each table gets a first
+    token, and no table is checked again from its first row."""
+    from offerrank.store import watermarks
+
+    with sqlite3.connect(store) as con:
+        for table in watermarks.input_tables_present(con):
+            for event in ("insert", "update", "delete"):
+                con.execute(f"DROP TRIGGER {watermarks.trigger_name(table, event)}")
+            for stmt in watermarks.trigger_sql(table, "generation + 1"):
+                con.execute(stmt)
+        con.execute(f"DROP TABLE {watermarks.LOG}")
+        con.execute("DELETE FROM schema_migrations WHERE version = 7")
+    con.close()
+    result = check(store)
+    assert result.from_start == [] and result.violations == []
+    with sqlite3.connect(store) as con:
+        tokens = con.execute(f"SELECT COUNT(DISTINCT table_name) FROM {watermarks.LOG}").fetchone()
+        triggers = dict(con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+    con.close()
+    assert tokens == (7,)
+    assert all(watermarks.watched(t.name, triggers) for t in watermarks.INPUT_TABLES)

@@ -30,8 +30,9 @@ LABELLED = """
     FROM impressions i"""
 
 
-# Bookkeeping, not data: a random store id and the time the rows were marked as checked.
-NOT_DATA = frozenset({"store_identity", "contract_watermarks"})
+# Bookkeeping, not data: a random store id, and when the rows were marked as checked
+# (with random tokens).
+NOT_DATA = frozenset({"store_identity", "contract_watermarks", "contract_watermark_log"})
 
 
 def digest(db: Path) -> dict[str, str]:

@@ -6,13 +6,17 @@ Every run records the configuration it used (`Settings.as_json`), so a figure in
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from offerrank.errors import UsageError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -146,8 +150,13 @@ class Settings(BaseModel):
 
     @property
     def cache_dir(self) -> Path | None:
-        """Where the history cache lives: `<db folder>/cache/<db name>`, or None if off."""
-        return self.db_path.parent / "cache" / self.db_path.stem if self.history_cache else None
+        """Where the history cache lives, or None if off: `<db folder>/cache/<db name>-<a
+        digest of the store's absolute path>`, so that a moved or copied store starts its
+        own cache and two stores never share one."""
+        if not self.history_cache:
+            return None
+        where = hashlib.sha256(str(self.db_path.resolve()).encode()).hexdigest()[:10]
+        return self.db_path.parent / "cache" / f"{self.db_path.stem}-{where}"
 
     def as_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True)
@@ -158,15 +167,75 @@ def load_settings(
 ) -> Settings:
     """Defaults, then the TOML file (`--config` or $OFFERRANK_CONFIG), then explicit overrides.
 
-    `db_path` also honours $OFFERRANK_DB when neither the file nor a flag sets it.
+    `db_path` also honours $OFFERRANK_DB when neither the file nor a flag sets it. Values
+    are checked strictly (`top_k = true` or `history_cache = "no"` is refused, not
+    coerced); any problem is a UsageError (exit code 2) naming the file and key, or the
+    option, and what is wrong.
     """
     values: dict[str, Any] = {}
+    origin: dict[str, str] = {"db_path": "the default store"}  # for messages: who set what
     if os.environ.get(DB_ENV):
-        values["db_path"] = Path(os.environ[DB_ENV])
+        values["db_path"], origin["db_path"] = Path(os.environ[DB_ENV]), f"${DB_ENV}"
     path = config_file or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
     if path is not None:
+        for key, value in read_config(path).items():
+            values[key], origin[key] = value, f"{path}: {key} ="
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key], origin[key] = value, option_name(key)
+    for key in PATH_KEYS & values.keys():
+        if isinstance(values[key], str):
+            values[key] = Path(values[key])
+    try:
+        settings = Settings.model_validate(values, strict=True)
+    except ValidationError as exc:
+        raise UsageError("; ".join(_problem(e, origin) for e in exc.errors())) from None
+    if settings.db_path.is_dir():
+        raise UsageError(
+            f"{origin['db_path']} {settings.db_path}: a folder, not a store file"
+            " (name the file, e.g. data/metro.db)"
+        )
+    return settings
+
+
+PATH_KEYS = {"db_path", "artifacts_dir", "reports_dir"}
+
+
+def option_name(key: str) -> str:
+    """The command-line option that sets `key` (`top_k` is `--top-k`, `db_path` `--db`)."""
+    return "--db" if key == "db_path" else "--" + key.replace("_", "-")
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The settings of a TOML file: its `[offerrank]` table, or its top level without one."""
+    try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
-        values.update(data.get("offerrank", data))
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return Settings(**values)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    if "offerrank" not in data:
+        return data
+    section, stray = data["offerrank"], sorted(k for k in data if k != "offerrank")
+    if not isinstance(section, dict):
+        raise UsageError(f"{path}: offerrank must be a table ([offerrank])")
+    if stray:
+        raise UsageError(
+            f"{path}: {', '.join(stray)} outside the [offerrank] table; move it inside or remove it"
+        )
+    return section
+
+
+def _problem(error: Any, origin: dict[str, str]) -> str:
+    """One pydantic error as `<file>: <key> = <value>: <what is wrong>`, or as
+    `--<option> <value>: <what is wrong>`."""
+    key = str(error["loc"][0]) if error["loc"] else ""
+    where = origin.get(key, f"{key} =")
+    if error["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(key, list(Settings.model_fields), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        return f"{where.removesuffix(' =')}: unknown setting{hint}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    value = error["input"] if where.startswith("-") else json.dumps(error["input"], default=str)
+    return f"{where} {value}: {message}"

@@ -2,48 +2,21 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import typer
 
-from offerrank.cli.main import State, app, err_console, fail
-from offerrank.errors import OfferrankError
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn an OfferrankError into one red line and its exit code."""
-    try:
-        yield
-    except OfferrankError as exc:
-        fail(str(exc), exc.exit_code)
-
-
-def parse_date(value: str, name: str = "--date") -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not a date in YYYY-MM-DD form", param_hint=name
-        ) from None
-
-
-def emit(state: State, payload: dict, human: str | None = None) -> None:
-    if state.json:
-        typer.echo(json.dumps(payload, default=str, sort_keys=True))
-    elif not state.quiet and human:
-        typer.echo(human)
+from offerrank.cli.app import State, app, emit, err_console, parse_date, user_errors
+from offerrank.store.db import require_store, require_writable
 
 
 @app.command()
 def generate(
     ctx: typer.Context,
     preset: str = typer.Option("small", help="tiny | small | medium | large"),
-    seed: int = typer.Option(7, help="Random seed: the same seed gives the same world."),
+    seed: int = typer.Option(7, min=0, help="Random seed: the same seed gives the same world."),
     start: str | None = typer.Option(None, help="First day of history (YYYY-MM-DD)."),
     end: str | None = typer.Option(None, help="Last day of history (YYYY-MM-DD)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing store."),
@@ -56,14 +29,20 @@ def generate(
     from offerrank.world.generate import generate_world
 
     state: State = ctx.obj
-    settings = state.settings()
-    with user_errors(), rich_progress(err_console, enabled=not (state.quiet or state.json)):
+    first, last = (
+        parse_date(start, "--start") if start else None,
+        parse_date(end, "--end") if end else None,
+    )
+    with user_errors(state), rich_progress(err_console, enabled=not (state.quiet or state.json)):
+        db = state.settings().db_path
+        if db.exists():
+            require_writable(db)
         summary = generate_world(
-            settings.db_path,
+            db,
             preset=preset,
             seed=seed,
-            start=parse_date(start, "--start") if start else None,
-            end=parse_date(end, "--end") if end else None,
+            start=first,
+            end=last,
             force=force,
         )
     emit(state, summary.as_dict(), summary.describe())
@@ -83,8 +62,10 @@ def import_cmd(
     from offerrank.store.io import import_dir
 
     state: State = ctx.obj
-    with user_errors():
-        summary = import_dir(state.settings().db_path, folder)
+    with user_errors(state):
+        db = state.settings().db_path
+        require_writable(db)
+        summary = import_dir(db, folder)
     emit(state, summary.as_dict(), summary.describe())
 
 
@@ -101,7 +82,7 @@ def export_cmd(
     from offerrank.store.io import export_dir
 
     state: State = ctx.obj
-    with user_errors():
+    with user_errors(state):
         summary = export_dir(state.settings().db_path, folder, fmt=fmt)
     emit(state, summary.as_dict(), summary.describe())
 
@@ -113,7 +94,9 @@ def run(
     first: str | None = typer.Option(None, "--from", help="First date of a backfill."),
     last: str | None = typer.Option(None, "--to", help="Last date of a backfill (inclusive)."),
     force: bool = typer.Option(False, "--force", help="Rerun dates that already succeeded."),
-    top_k: int | None = typer.Option(None, "--top-k", help="Offers per customer (default 10)."),
+    top_k: int | None = typer.Option(
+        None, "--top-k", min=1, help="Offers per customer (default 10)."
+    ),
     engine: str | None = typer.Option(None, "--engine", help="duckdb (default) | spark"),
 ) -> None:
     """Run the daily job: features, train, candidates, rank, drift, evaluate.
@@ -139,16 +122,19 @@ def run(
             raise typer.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
     else:
         raise typer.BadParameter("give --date, or both --from and --to", param_hint="--date")
-    verbose = not (state.quiet or state.json)
-    with user_errors(), rich_progress(err_console, enabled=verbose):
+    verbose = state.verbose  # step lines on a terminal; a redirected stderr gets errors only
+    quiet = state.quiet or state.json
+    with user_errors(state), rich_progress(err_console, enabled=verbose):
         settings = state.settings(top_k=top_k, engine=engine)
+        require_store(settings.db_path)
+        require_writable(settings.db_path)
         results = run_range(
             settings,
             start,
             end,
             force=force or start == end,
             on_step=(lambda s: err_console.print(f"[dim]  {s} ...[/]")) if verbose else None,
-            on_date=(lambda d, what: err_console.print(f"{d}: {what}")) if verbose else None,
+            on_date=None if quiet else partial(_print_date, verbose),
         )
     if state.json:
         emit(
@@ -173,6 +159,15 @@ def run(
         raise typer.Exit(1)
 
 
+def _print_date(verbose: bool, day: date, what: str) -> None:
+    """A backfill's progress (`D: running`, `D: already done`): on stderr on a terminal,
+    else on stdout, so that a log keeps it and stderr holds only errors."""
+    if verbose:
+        err_console.print(f"{day}: {what}")
+    else:
+        typer.echo(f"{day}: {what}")
+
+
 @app.command()
 def features(
     ctx: typer.Context,
@@ -195,6 +190,8 @@ def features(
 
     state: State = ctx.obj
     as_of = parse_date(date_)
-    with user_errors(), rich_progress(err_console, enabled=not (state.quiet or state.json)):
-        n = write_features(state.settings(), as_of, pairs, out)
+    with user_errors(state), rich_progress(err_console, enabled=not (state.quiet or state.json)):
+        settings = state.settings()
+        require_store(settings.db_path)
+        n = write_features(settings, as_of, pairs, out)
     emit(state, {"rows": n, "out": str(out)}, f"wrote {n} rows to {out}")

@@ -8,8 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from offerrank.cli.commands import emit, parse_date, user_errors
-from offerrank.cli.main import State, app
+from offerrank.cli.app import State, app, emit, parse_date, user_errors
 
 if TYPE_CHECKING:
     from offerrank.monitoring.explain_pair import PairExplanation
@@ -30,7 +29,7 @@ def status(
     from offerrank.pipeline.status import recent_runs
 
     state: State = ctx.obj
-    with user_errors():
+    with user_errors(state):
         runs = recent_runs(state.settings(), last, parse_date(date_) if date_ else None)
     if state.json:
         emit(state, {"runs": [r.as_dict() for r in runs]})
@@ -124,7 +123,7 @@ def explain(
 
     state: State = ctx.obj
     run_date = parse_date(date_)
-    with user_errors():
+    with user_errors(state):
         result = explain_pair(state.settings(), run_date, customer, offer)
     if state.json:
         emit(state, result.as_dict())
@@ -145,6 +144,6 @@ def report(
 
     state: State = ctx.obj
     run_date = parse_date(date_)
-    with user_errors():
+    with user_errors(state):
         path = write_report(state.settings(), run_date)
     emit(state, {"run_date": run_date, "path": str(path)}, f"wrote {path}")

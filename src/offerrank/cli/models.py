@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from offerrank.cli.main import State, app
+from offerrank.cli.app import State, app, emit, user_errors
 
 if TYPE_CHECKING:
     from offerrank.training.registry import ActiveModel
@@ -37,11 +37,10 @@ def models(ctx: typer.Context) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from offerrank.cli.commands import emit, user_errors
     from offerrank.training.registry import list_models
 
     state: State = ctx.obj
-    with user_errors():
+    with user_errors(state):
         found = _with_store(state, list_models)
     if state.json:
         emit(state, {"models": [asdict(m) for m in found]})
@@ -81,7 +80,6 @@ def activate(
 
     Example: offerrank models activate 2026-02-16-lgbm
     """
-    from offerrank.cli.commands import emit, user_errors
     from offerrank.store import outputs
     from offerrank.store.db import transaction
     from offerrank.training.registry import activate as make_active
@@ -106,7 +104,7 @@ def activate(
             )
         return before
 
-    with user_errors():
+    with user_errors(state):
         before = _with_store(state, switch)
     emit(
         state,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from offerrank.cli.main import State, app, err_console
+from offerrank.cli.app import State, app, err_console, parse_date, user_errors
 
 if TYPE_CHECKING:
     from offerrank.simulation.loop import SimConfig
@@ -49,21 +49,15 @@ def simulate(
     Example: offerrank --db data/sim.db simulate --from 2026-02-17 --to 2026-02-23
     --policy model,random,popularity,oracle --seeds 3
     """
-    # Imported here: commands imports main, which registers this module while loading.
-    from offerrank.cli.commands import parse_date, user_errors
     from offerrank.simulation.loop import SimConfig
     from offerrank.simulation.run import parse_variants
     from offerrank.simulation.run import simulate as run_simulation
     from offerrank.simulation.summary import as_json as summary_json
 
     state: State = ctx.obj
-    overrides = {"rank_by": rank_by, "serving": serving}
-    try:
-        settings = state.settings(**overrides)
-    except ValueError as exc:  # a pydantic validation error: a bad option value
-        raise typer.BadParameter(str(exc).splitlines()[-1]) from None
-    with user_errors():
-        d1, d2 = parse_date(first, "--from"), parse_date(last, "--to")
+    d1, d2 = parse_date(first, "--from"), parse_date(last, "--to")
+    with user_errors(state):
+        settings = state.settings(rank_by=rank_by, serving=serving)
         variants = parse_variants(policy, settings.rank_by, settings.serving)
         folder = workdir or Path(tempfile.mkdtemp(prefix="offerrank_sim_"))
         cfg = SimConfig(settings.db_path, folder, d1, d2, settings, k=k, seeds=seeds)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import StepLog
 from offerrank.store.incremental import StoreCheck, check_store
-from offerrank.store.validate import raise_on_violations
+from offerrank.store.violations import raise_on_violations
 
 STEP = "contract"
 

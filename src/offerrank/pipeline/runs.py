@@ -75,15 +75,14 @@ class StepLog:
         try:
             done = step()
         except BaseException as exc:
-            status = "failed" if isinstance(exc, Exception) else "interrupted"
-            if on_failure:
-                on_failure()
-            self._finish(
-                rowid, name, status, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
-            )
+            self._fail(rowid, name, exc, time.perf_counter() - t0, on_failure)
             raise
         status = "skipped" if done.skipped else "success"
-        self._finish(rowid, name, status, time.perf_counter() - t0, done.detail, on_success)
+        try:
+            self._finish(rowid, name, status, time.perf_counter() - t0, done.detail, on_success)
+        except Exception as exc:  # the closing write failed (a full disk): the step failed
+            self._fail(rowid, name, exc, time.perf_counter() - t0, on_failure)
+            raise
         return done.value
 
     def fail(self, name: str, exc: BaseException) -> None:
@@ -92,7 +91,28 @@ class StepLog:
             rowid = outputs.start_step(
                 self.con, self.run_id, self.run_date.isoformat(), name, now_iso(), os.getpid()
             )
-        self._finish(rowid, name, "failed", 0.0, f"{type(exc).__name__}: {exc}")
+        self._fail(rowid, name, exc, 0.0, None)
+
+    def _fail(
+        self,
+        rowid: int,
+        name: str,
+        exc: BaseException,
+        dur: float,
+        on_failure: Callable[[], None] | None,
+    ) -> None:
+        """Record the step `failed` (`interrupted` for Ctrl-C). On a full disk the long
+        detail may not fit: a short one is tried next; if even that cannot be written, the
+        row stays `running` and the next run marks it `interrupted` (`mark_stale_running`)."""
+        status = "failed" if isinstance(exc, Exception) else "interrupted"
+        if on_failure:
+            on_failure()
+        for detail in (f"{type(exc).__name__}: {exc}", type(exc).__name__):
+            try:
+                self._finish(rowid, name, status, dur, detail)
+                return
+            except sqlite3.Error:
+                continue
 
     def _finish(
         self,

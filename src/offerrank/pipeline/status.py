@@ -12,8 +12,7 @@ from datetime import date
 from typing import Any
 
 from offerrank.config import Settings
-from offerrank.store.db import connect
-from offerrank.store.migrations import migrate
+from offerrank.store.db import connect_readonly, table_exists
 
 PROBLEM = ("failed", "interrupted", "running")
 
@@ -35,10 +34,14 @@ def _overall(statuses: list[str]) -> str:
 
 
 def recent_runs(settings: Settings, last: int = 5, run_date: date | None = None) -> list[RunStatus]:
-    """The `last` most recent runs (of `run_date` only, when given), failures first."""
-    con = connect(settings.db_path)
+    """The `last` most recent runs (of `run_date` only, when given), failures first.
+
+    Read only, so that it works on a read-only store (a store never run has no runs).
+    """
+    con = connect_readonly(settings.db_path)
     try:
-        migrate(con)
+        if not table_exists(con, "pipeline_runs"):
+            return []
         where, params = ("WHERE run_date = ?", [run_date.isoformat()]) if run_date else ("", [])
         runs = con.execute(
             f"SELECT run_id, run_date, MIN(started_at), MAX(rowid) AS last_row"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 
-from offerrank.errors import OfferrankError
+from offerrank.errors import UsageError
 from offerrank.simulation.loop import PolicyRun, SimConfig, prepare_base, run_policy
 from offerrank.simulation.outcomes import Outcome, outcome
 from offerrank.simulation.policies import POLICIES
@@ -40,8 +40,9 @@ def parse_variants(text: str, rank_by: str, serving: str) -> list[Variant]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in POLICIES]
     if unknown or not names:
-        raise OfferrankError(
-            f"unknown policy {', '.join(unknown) or '(none)'}; choose from {', '.join(POLICIES)}"
+        raise UsageError(
+            f"--policy: unknown policy {', '.join(unknown) or '(none)'};"
+            f" choose from {', '.join(POLICIES)}"
         )
     return [
         Variant(
@@ -60,7 +61,7 @@ def simulate(
 ) -> SimulationResult:
     """Every variant on every seed (1..cfg.seeds), each on its own copy of the world."""
     if cfg.last < cfg.first:
-        raise OfferrankError(f"--to {cfg.last} is before --from {cfg.first}")
+        raise UsageError(f"--to {cfg.last} is before --from {cfg.first}")
     began = time.perf_counter()
     base = prepare_base(cfg, need_model=any(v.policy == "model" for v in variants))
     runs, outcomes = [], []

@@ -3,7 +3,7 @@
 Rows are staged as typed tables (`rules.typed_expr`), then each rule is counted with a
 few offending keys in one scan per table; unique keys and references
 (`offerrank.store.references`) follow. With a store (`existing_db`) the batch is
-checked as an append; see `offerrank.store.io` for the append rules.
+checked as an append (`offerrank.store.append`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,18 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from offerrank.store.contract import INPUTS, Table
+from offerrank.store.contract import INPUTS, Reference, Table
 from offerrank.store.introspect import read_store, store_columns, store_tables
-from offerrank.store.references import reference_violations
-from offerrank.store.rules import Rule, example_sql, ident_columns, row_rules, text_expr, typed_expr
+from offerrank.store.references import only_columns, reference_rule
+from offerrank.store.rules import (
+    TYPE_RULES,
+    Rule,
+    example_sql,
+    ident_columns,
+    row_rules,
+    text_expr,
+    typed_expr,
+)
 from offerrank.store.violations import EXAMPLES, Violation
 
 
@@ -25,12 +33,15 @@ class Checker:
 
     Each staged table `typed_<name>` has the typed contract columns, their text
     (`<column>__raw`), `__id` (the row's ident for messages) and `__row` (source order).
-    With a store (`existing_db`) the batch is checked as an append; see
-    `offerrank.store.io` for the append rules, checked by `check_store`.
+    With a store (`existing_db`) references may resolve into it, and the batch can be
+    checked as an append (`offerrank.store.append`).
     """
 
     def __init__(self, existing_db: Path | None = None, in_store: set[str] | None = None):
         self.duck = duckdb.connect()
+        # A timestamp with a time zone becomes text (and its day) in UTC, not in the
+        # machine's zone, so the same file imports the same everywhere.
+        self.duck.execute("SET TimeZone = 'UTC'")
         self.db = Path(existing_db) if existing_db and Path(existing_db).exists() else None
         if self.db is None:
             in_store = set()
@@ -62,9 +73,11 @@ class Checker:
         if not missing and data.num_rows == 0:
             note = f"{source} has no rows; an empty file is a mistake (leave the file out)"
             self.violations.append(Violation(name, "", "not empty", 0, note=note))
-        if missing or data.num_rows == 0:
-            return False
         types = {f.name: f.type for f in data.schema}
+        unclear = [] if missing else ambiguous_types(table, types, source)
+        self.violations += unclear
+        if missing or unclear or data.num_rows == 0:
+            return False
         text = {
             c.name: text_expr(
                 c,
@@ -133,7 +146,11 @@ class Checker:
         return self.duck.sql(sql).fetchall()[0]
 
     def check(self, typing_only: bool = False) -> list[Violation]:
-        """Every violation of the staged batch: structure, rows, keys, references, store."""
+        """Every violation of the staged batch: structure, rows, keys, references.
+
+        The append rules (agreement with the rows the store holds) are
+        `offerrank.store.append.store_conflicts`, checked by the caller that appends.
+        """
         found = list(self.violations)
         for name in self.staged:
             rules = [r for r in row_rules(INPUTS[name]) if r.typing or not typing_only]
@@ -143,10 +160,6 @@ class Checker:
         for name in self.staged:
             found += self.key_violations(INPUTS[name])
         found += self.reference_violations()
-        if self.db is not None:
-            from offerrank.store.io import store_conflicts
-
-            found += store_conflicts(self)
         return found
 
     def run_rules(
@@ -185,5 +198,52 @@ class Checker:
         return [Violation(table.name, key, "unique key", int(row[0]), list(row[1]))]
 
     def reference_violations(self) -> list[Violation]:
-        """Each reference must resolve into the batch or, when appending, into the store."""
-        return reference_violations(self)
+        """Each reference of each staged table must resolve into the batch or the store."""
+        refs = [(name, ref) for name in self.staged for ref in INPUTS[name].references]
+        for target in dict.fromkeys(ref.table for _, ref in refs):
+            self.key_set(target, [(name, ref) for name, ref in refs if ref.table == target])
+        found = []
+        for name in self.staged:
+            found += self.run_rules(
+                name, [reference_rule(name, ref) for ref in INPUTS[name].references]
+            )
+        return found
+
+    def key_set(self, target: str, refs: list[tuple[str, Reference]]) -> None:
+        """`__keys_<target>`: the keys of `target` in the batch and, within the referenced
+        range, in the store (a daily feed should not read the whole history)."""
+        key = refs[0][1].target
+        parts = [f"SELECT {key} AS k FROM typed_{target}"] if target in self.staged else []
+        if self.db is not None and target in self.in_store:
+            bounds = " UNION ALL ".join(
+                f"SELECT min({ref.column}) AS lo, max({ref.column}) AS hi FROM typed_{name}"
+                for name, ref in refs
+            )
+            lo, hi = self.row(f"SELECT min(lo), max(hi) FROM ({bounds})")
+            if lo is not None:
+                only = only_columns(INPUTS[target], (key,), (key,))
+                self.add_store(self.db, only, f"__stored_keys_{target}", key, lo, hi)
+                parts.append(f"SELECT {key} AS k FROM __stored_keys_{target}")
+        union = " UNION ALL ".join(parts) or "SELECT NULL::BIGINT AS k WHERE FALSE"
+        self.duck.sql(f"CREATE OR REPLACE TEMP TABLE __keys_{target} AS {union}")
+
+
+def ambiguous_types(table: Table, types: dict[str, pa.DataType], source: str) -> list[Violation]:
+    """Typed columns (Parquet, Arrow) whose values have no single reading as the contract's
+    kind: bytes (is b"12" the number 12 or text?), nested values, and booleans anywhere
+    but a 0/1 flag (True is not an id). Text and numbers are typed by the rules."""
+    found = []
+    for c in table.columns:
+        t = types[c.name]
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+            what = f"holds bytes ({t}); write it as a {'string' if c.kind == 'text' else c.kind}"
+        elif pa.types.is_nested(t):
+            what = f"holds nested values ({t}); write one {c.kind} per row"
+        elif pa.types.is_boolean(t) and c.kind != "flag":
+            what = f"holds booleans; the contract wants {TYPE_RULES.get(c.kind, c.kind)} here"
+        else:
+            continue
+        found.append(Violation(table.name, c.name, "unambiguous type", 0, note=f"{source}: {what}"))
+    return found

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from offerrank.store.db import transaction
 from offerrank.store.watermarks import DDL as WATERMARKS_DDL
 from offerrank.store.watermarks import IDENTITY_DDL
+from offerrank.store.watermarks import LOG_DDL as WATERMARK_LOG_DDL
 
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
@@ -117,6 +118,16 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 event TEXT NOT NULL, val_auc REAL, incumbent_version TEXT,
                 incumbent_auc REAL, delta_ci_low REAL, delta_ci_high REAL, detail TEXT)""",
             "CREATE INDEX IF NOT EXISTS model_events_version ON model_events (model_version)",
+        ),
+    ),
+    (
+        7,
+        "contract watermark log",
+        (
+            # One row per advance of a table's watermark, with a random token: the history
+            # cache checks that the advance it cached up to is still the store's
+            # (`watermarks.ensure` also creates it, and gives each table a first token).
+            WATERMARK_LOG_DDL,
         ),
     ),
 )

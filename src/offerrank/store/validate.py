@@ -1,4 +1,5 @@
-"""Contract validation: every rule of `contract.py`, checked in DuckDB SQL over Arrow.
+"""Contract validation of whole tables: Arrow tables (`validate_tables`) or a store
+(`validate_store`), every rule of `contract.py` checked in DuckDB SQL over Arrow.
 
 Whatever the source (a CSV or Parquet file, an Arrow table, a table of the store), each
 contract column is first turned into text and then typed in SQL with a pattern and
@@ -15,10 +16,11 @@ not null, flags in {0, 1}, column checks (`> 0`, `0 < x < 1`, `in (1, 2, 3)` ...
 checks (`start_date <= end_date`), unique keys, references (into the batch or the
 store) and, when appending, agreement with the rows the store already holds.
 
-The work is split by job: `rules` (the SQL of each rule), `checker` (staging and row
-and key checks), `references`, `introspect` (reading the store), `violations`
-(messages), and `incremental` (a daily run's check of only the rows not yet checked).
-This module is the entry point and keeps every name importable from here.
+The work is split by job, and each name is imported from the module that owns it:
+`rules` (the SQL of each rule), `checker` (staging and row and key checks),
+`references`, `append` (agreement with the store), `introspect` (reading the store),
+`violations` (messages), and `incremental` (a daily run's check of only the rows not
+yet checked).
 """
 
 from __future__ import annotations
@@ -27,45 +29,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from offerrank.store.append import store_conflicts
 from offerrank.store.checker import Checker
 from offerrank.store.contract import INPUT_TABLES, INPUTS
-from offerrank.store.introspect import read_store, store_columns, store_tables
-from offerrank.store.rules import (
-    TYPE_RULES,
-    Rule,
-    example_sql,
-    ident_columns,
-    row_rules,
-    text_expr,
-    typed_expr,
-)
-from offerrank.store.violations import (
-    EXAMPLES,
-    Violation,
-    missing_from_store,
-    raise_on_violations,
-    unknown_table,
-)
-
-__all__ = [
-    "EXAMPLES",
-    "TYPE_RULES",
-    "Checker",
-    "Rule",
-    "Violation",
-    "example_sql",
-    "ident_columns",
-    "raise_on_violations",
-    "read_store",
-    "row_rules",
-    "store_columns",
-    "store_tables",
-    "text_expr",
-    "typed_expr",
-    "unknown_table",
-    "validate_store",
-    "validate_tables",
-]
+from offerrank.store.introspect import store_columns
+from offerrank.store.violations import Violation, missing_from_store, unknown_table
 
 
 def validate_tables(
@@ -81,7 +49,8 @@ def validate_tables(
         for name, data in tables.items():
             if name in INPUTS:
                 checker.add_arrow(name, data, f"table {name}")
-        return unknown + checker.check()
+        found = checker.check()
+        return unknown + found + (store_conflicts(checker) if checker.db else [])
 
 
 def validate_store(db_path: Path) -> list[Violation]:

@@ -9,11 +9,17 @@ keep that honest whatever writes to the store (the sqlite3 shell included):
   reads the whole table (and re-checks the references into it);
 - AFTER INSERT of a row at or below the watermark (an explicit low key) lowers the
   watermark below that row;
-- a table whose triggers are missing (dropped, or the table recreated) is reset too.
+- a table whose triggers are missing or not ours (dropped, edited, the table recreated)
+  is reset too.
 
-Each of these also bumps the table's `generation`, and `store_identity` names the store
-file: together they tell the history cache (`store.history_cache`) whether its copy of
-the checked rows still matches the store.
+Each of these also sets the table's `generation` to a new random number, and every
+advance of a watermark (an import, a run's check, a generated world) appends a row with
+a fresh random `token` to `contract_watermark_log`. Random, not counted: two copies of a
+store that went their own ways (a restored backup, then a different feed) never share a
+generation or a token, where counters would meet again. The history cache
+(`store.history_cache`) relies on that: rows 1..R of a table are unchanged since the
+advance to R that logged token T as long as the store still holds (table, R, T) and the
+table's generation is the one seen then.
 
 All functions here expect the caller's write transaction.
 """
@@ -34,22 +40,27 @@ IDENTITY_DDL = (
     f"INSERT INTO {IDENTITY} SELECT lower(hex(randomblob(16)))"
     f" WHERE NOT EXISTS (SELECT 1 FROM {IDENTITY})",
 )
+LOG = "contract_watermark_log"
+LOG_DDL = f"""CREATE TABLE IF NOT EXISTS {LOG} (
+    seq INTEGER PRIMARY KEY, table_name TEXT NOT NULL, checked_rowid INTEGER NOT NULL,
+    token INTEGER NOT NULL, checked_at TEXT NOT NULL)"""
 _EVENTS = ("insert", "update", "delete")
+_BUMP = "random()"
+_LEGACY_BUMP = "generation + 1"  # the triggers of stores made before the log existed
 
 
 def trigger_name(table: str, event: str) -> str:
     return f"{TABLE}_{table}_{event}"
 
 
-def trigger_sql(table: str) -> list[str]:
+def trigger_sql(table: str, bump: str = _BUMP) -> list[str]:
     """The three triggers that move `table`'s watermark back when old rows change."""
     mark = f"(SELECT checked_rowid FROM {TABLE} WHERE table_name = '{table}')"
     reset = (
-        f"UPDATE {TABLE} SET checked_rowid = 0, generation = generation + 1"
-        f" WHERE table_name = '{table}'"
+        f"UPDATE {TABLE} SET checked_rowid = 0, generation = {bump} WHERE table_name = '{table}'"
     )
     lower = (
-        f"UPDATE {TABLE} SET checked_rowid = NEW.rowid - 1, generation = generation + 1"
+        f"UPDATE {TABLE} SET checked_rowid = NEW.rowid - 1, generation = {bump}"
         f" WHERE table_name = '{table}' AND checked_rowid >= NEW.rowid"
     )
     return [
@@ -62,6 +73,18 @@ def trigger_sql(table: str) -> list[str]:
     ]
 
 
+def _as_stored(statements: list[str]) -> list[str]:
+    """The text SQLite keeps in sqlite_master for these CREATE TRIGGER statements."""
+    return [s.replace("CREATE TRIGGER IF NOT EXISTS ", "CREATE TRIGGER ", 1) for s in statements]
+
+
+def watched(table: str, triggers: dict[str, str]) -> bool:
+    """Whether `table` has exactly our three triggers, given the store's triggers by name
+    (their `sqlite_master.sql`): only then does every change to it move its watermark."""
+    found = [triggers.get(trigger_name(table, e)) for e in _EVENTS]
+    return found == _as_stored(trigger_sql(table))
+
+
 def input_tables_present(con: sqlite3.Connection) -> list[str]:
     """The contract's input tables that the store holds as tables, in dependency order."""
     present = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -69,12 +92,16 @@ def input_tables_present(con: sqlite3.Connection) -> list[str]:
 
 
 def ensure(con: sqlite3.Connection) -> list[str]:
-    """Create the table, a row per input table and missing triggers; return tables reset.
+    """Create the tables, a row per input table and our triggers; return the tables reset.
 
-    A table without its triggers may have been changed unobserved, so its watermark
-    goes back to 0 before the triggers are (re)created.
+    A table whose triggers are missing or not exactly ours may have been changed
+    unobserved, so its watermark goes back to 0 before the triggers are (re)created.
+    Triggers of the previous version (which counted generations) watched every change
+    too: they are replaced in place. A table with no token yet (a store made before the
+    log existed) gets one for its current watermark.
     """
     con.execute(DDL)
+    con.execute(LOG_DDL)
     for stmt in IDENTITY_DDL:
         con.execute(stmt)
     tables = input_tables_present(con)
@@ -82,16 +109,27 @@ def ensure(con: sqlite3.Connection) -> list[str]:
         f"INSERT OR IGNORE INTO {TABLE} (table_name, checked_rowid) VALUES (?, 0)",
         [(t,) for t in tables],
     )
-    have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-    reset = [t for t in tables if any(trigger_name(t, e) not in have for e in _EVENTS)]
-    for table in reset:
-        con.execute(
-            f"UPDATE {TABLE} SET checked_rowid = 0, generation = generation + 1"
-            " WHERE table_name = ?",
-            (table,),
-        )
+    have = dict(con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+    reset = []
+    for table in tables:
+        if watched(table, have):
+            continue
+        found = [have.get(trigger_name(table, e)) for e in _EVENTS]
+        if found != _as_stored(trigger_sql(table, _LEGACY_BUMP)):
+            reset.append(table)
+            con.execute(
+                f"UPDATE {TABLE} SET checked_rowid = 0, generation = {_BUMP} WHERE table_name = ?",
+                (table,),
+            )
+        for event in _EVENTS:
+            con.execute(f"DROP TRIGGER IF EXISTS {trigger_name(table, event)}")
         for stmt in trigger_sql(table):
             con.execute(stmt)
+    con.execute(
+        f"INSERT INTO {LOG} (table_name, checked_rowid, token, checked_at)"
+        f" SELECT table_name, checked_rowid, random(), datetime('now') FROM {TABLE} w"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {LOG} l WHERE l.table_name = w.table_name)"
+    )
     return reset
 
 
@@ -107,6 +145,23 @@ def high_rowids(con: sqlite3.Connection, tables: list[str]) -> dict[str, int]:
     return {t: int(con.execute(f"SELECT max(rowid) FROM {t}").fetchone()[0] or 0) for t in tables}
 
 
+def _log(con: sqlite3.Connection, marks: dict[str, int]) -> None:
+    """Record that each table's watermark moved to its rowid, with a fresh random token."""
+    con.executemany(
+        f"INSERT INTO {LOG} (table_name, checked_rowid, token, checked_at)"
+        " VALUES (?, ?, random(), datetime('now'))",
+        list(marks.items()),
+    )
+
+
+def _set(con: sqlite3.Connection, marks: dict[str, int]) -> None:
+    con.executemany(
+        f"UPDATE {TABLE} SET checked_rowid = ?, checked_at = datetime('now') WHERE table_name = ?",
+        [(h, t) for t, h in marks.items()],
+    )
+    _log(con, marks)
+
+
 def advance(con: sqlite3.Connection, table: str, seen: int, high: int) -> bool:
     """Move `table`'s watermark from `seen` to `high`, unless it moved meanwhile.
 
@@ -118,7 +173,10 @@ def advance(con: sqlite3.Connection, table: str, seen: int, high: int) -> bool:
         " WHERE table_name = ? AND checked_rowid = ?",
         (high, table, seen),
     )
-    return cur.rowcount == 1
+    if cur.rowcount != 1:
+        return False
+    _log(con, {table: high})
+    return True
 
 
 def mark_checked(con: sqlite3.Connection) -> None:
@@ -129,11 +187,7 @@ def mark_checked(con: sqlite3.Connection) -> None:
     run on a generated `medium` store would re-read 19M rows that nothing else wrote.
     """
     ensure(con)
-    high = high_rowids(con, input_tables_present(con))
-    con.executemany(
-        f"UPDATE {TABLE} SET checked_rowid = ?, checked_at = datetime('now') WHERE table_name = ?",
-        [(h, t) for t, h in high.items()],
-    )
+    _set(con, high_rowids(con, input_tables_present(con)))
 
 
 def before_append(con: sqlite3.Connection) -> dict[str, int]:
@@ -148,7 +202,4 @@ def after_append(con: sqlite3.Connection, caught_up: dict[str, int]) -> None:
     """After an import checked and appended its rows: advance the tables that were caught
     up before it (their old rows were checked, its new rows were checked by the import)."""
     high = high_rowids(con, list(caught_up))
-    con.executemany(
-        f"UPDATE {TABLE} SET checked_rowid = ?, checked_at = datetime('now') WHERE table_name = ?",
-        [(high[t], t) for t in caught_up],
-    )
+    _set(con, {t: h for t, h in high.items() if h != caught_up[t]})

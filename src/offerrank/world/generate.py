@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from offerrank.errors import OfferrankError
+from offerrank.errors import OfferrankError, UsageError
 from offerrank.store import watermarks
 from offerrank.store.contract import INPUT_TABLES
 from offerrank.store.db import transaction
@@ -83,7 +83,7 @@ def resolve_preset(preset: str | Preset) -> Preset:
     if isinstance(preset, Preset):
         return preset
     if preset not in PRESETS:
-        raise OfferrankError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        raise UsageError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[preset]
 
 
@@ -92,7 +92,7 @@ def plan_range(preset: Preset, start: date | None, end: date | None) -> tuple[da
     last = end or DEFAULT_END
     first = start or last - timedelta(days=preset.days - 1)
     if last < first:
-        raise OfferrankError(f"end {last} is before start {first}")
+        raise UsageError(f"end {last} is before start {first}")
     return first, last
 
 
@@ -134,6 +134,8 @@ def generate_world(
     """Create a world in `db_path` and simulate every day of its range (one progress
     tick per day, shown if the caller installed a reporter)."""
     began = time.perf_counter()
+    if seed < 0:
+        raise UsageError(f"seed {seed}: must be 0 or more")
     chosen = resolve_preset(preset)
     first, last = plan_range(chosen, start, end)
     db_path = Path(db_path)
