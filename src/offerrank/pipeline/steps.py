@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import numpy as np
 import pyarrow as pa
 
+from offerrank.delivery.served import add_reasons
 from offerrank.errors import RunError
 from offerrank.features.engine import open_engine
 from offerrank.pipeline import recall_days
@@ -199,6 +200,7 @@ def serve_and_write(
     recs = ranked.append_column(
         "run_date", pa.repeat(pa.scalar(ctx.day, pa.string()), n)
     ).append_column("model_version", pa.repeat(pa.scalar(ctx.model.version, pa.string()), n))
+    recs = add_reasons(ctx, feats, recs)
     customers = len(np.unique(ranked.column("customer_id").to_numpy())) if n else 0
     ctx.put_metrics(
         {
