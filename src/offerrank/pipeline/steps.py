@@ -28,6 +28,7 @@ from offerrank.ranking.margin import ranking_key, unit_margin
 from offerrank.ranking.rank import rank_within_customer, score_pairs
 from offerrank.ranking.serving import served_top_k
 from offerrank.store.db import insert_arrow
+from offerrank.tracking.mlflow_tracking import track_training
 from offerrank.training.dataset import last_mature_day, training_split
 from offerrank.training.registry import ArtifactProblem, load_active, save_model
 from offerrank.training.train import TrainResult, train_models
@@ -121,6 +122,8 @@ def train_with(ctx: RunContext, fit: Callable[[], TrainResult]) -> str:
         store_curves(ctx, validation=(result.data.validation.y, result.validation_scores))
     ctx.model = load_active(ctx.store)
     ctx.retrained = True
+    active_version = ctx.model.version if ctx.model else None
+    ctx.notes += track_training(s, result, ctx.run_date, reason, active_version)
     m = result.metrics
     auc_lr, auc_gbm = m.get("val_auc_lr", float("nan")), m.get("val_auc_lgbm", float("nan"))
     return (
