@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -116,18 +117,40 @@ def expected_counts(db: Path, days: set[str]) -> dict[tuple[int, str], int]:
 
 
 async def load(
-    url: str, server_pid: int, customers: list[int], clients: int, phase: Phase, until
+    url: str,
+    server_pid: int,
+    customers: list[int],
+    clients: int,
+    phase: Phase,
+    until: Callable[[], bool],
+    rate: float | None = None,
 ) -> None:
-    """`clients` concurrent clients, one request at a time each, until `until()` is true."""
+    """`clients` concurrent clients, one request at a time each, until `until()` is true.
+
+    Without `rate`, each client sends its next request as soon as it has the answer (the
+    most the server and client can do together). With `rate` (requests/s in total), each
+    client sends on a fixed schedule of rate / clients per second, and a request's latency
+    counts from its scheduled time, so time spent waiting behind a slow answer is counted
+    too (no coordinated omission).
+    """
     connector = aiohttp.TCPConnector(limit=clients, force_close=False)
     timeout = aiohttp.ClientTimeout(total=10)
+    start = time.perf_counter()
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
         async def client(seed: int) -> None:
             rng = random.Random(seed)
+            gap = clients / rate if rate else 0.0
+            due = start + gap * seed / clients
             while not until():
                 customer = rng.choice(customers)
-                t0 = time.perf_counter()
+                if rate:
+                    wait = due - time.perf_counter()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    t0, due = due, due + gap
+                else:
+                    t0 = time.perf_counter()
                 try:
                     async with session.get(f"{url}/v1/customers/{customer}/offers") as resp:
                         body = await resp.read()
@@ -142,9 +165,9 @@ async def load(
                 data = orjson.loads(body)
                 phase.answers.append((customer, data["run_date"], len(data["offers"])))
 
-        t0, c0, s0 = time.perf_counter(), time.process_time(), cpu_seconds(server_pid)
+        c0, s0 = time.process_time(), cpu_seconds(server_pid)
         await asyncio.gather(*(client(i) for i in range(clients)))
-        phase.seconds = time.perf_counter() - t0
+        phase.seconds = time.perf_counter() - start
         phase.client_cpu = time.process_time() - c0
         phase.server_cpu = cpu_seconds(server_pid) - s0
 
@@ -183,6 +206,12 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=20.0, help="length of the idle phase")
     ap.add_argument("--run-date", help="date the run phase runs (default: served date + 1)")
+    ap.add_argument(
+        "--rate",
+        type=float,
+        help="requests/s in total, on a schedule (default: as fast as answered)",
+    )
+    ap.add_argument("--run-nice", type=int, default=0, help="nice value of the run phase's run")
     args = ap.parse_args()
     try:
         import uvloop
@@ -220,15 +249,43 @@ def main() -> None:
         idle = Phase("store idle")
         end = time.perf_counter() + args.seconds
         asyncio.run(
-            load(url, server.pid, customers, args.clients, idle, lambda: time.perf_counter() > end)
+            load(
+                url,
+                server.pid,
+                customers,
+                args.clients,
+                idle,
+                lambda: time.perf_counter() > end,
+                args.rate,
+            )
         )
         during = Phase(f"run {run_date}")
         t0 = time.perf_counter()
         run = subprocess.Popen(
-            [*OFFERRANK, "--db", str(db), "--quiet", "run", "--date", run_date, "--force"]
+            [
+                "nice",
+                "-n",
+                str(args.run_nice),
+                *OFFERRANK,
+                "--db",
+                str(db),
+                "--quiet",
+                "run",
+                "--date",
+                run_date,
+                "--force",
+            ]
         )
         asyncio.run(
-            load(url, server.pid, customers, args.clients, during, lambda: run.poll() is not None)
+            load(
+                url,
+                server.pid,
+                customers,
+                args.clients,
+                during,
+                lambda: run.poll() is not None,
+                args.rate,
+            )
         )
         run_seconds = time.perf_counter() - t0
         run_code = run.wait()
@@ -236,9 +293,11 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     counts = expected_counts(db, {d for p in (idle, during) for _, d, _ in p.answers})
+    mode = f"{args.rate:,.0f} requests/s scheduled" if args.rate else "closed loop"
     print(
         f"\n{len(customers)} customers served on {served}; {args.workers} server workers;"
-        f" {args.clients} clients (one asyncio process, aiohttp) on {os.cpu_count()} cores"
+        f" {args.clients} clients (one asyncio process, aiohttp) on {os.cpu_count()} cores;"
+        f" {mode}; run nice {args.run_nice}"
     )
     print(
         f"{'phase':18s} {'requests':>9s} {'req/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s}"

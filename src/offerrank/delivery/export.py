@@ -85,8 +85,10 @@ class ExportSummary:
             f"wrote {self.rows} offers for {self.customers} customers ({self.run_date})"
             f" to {self.path}"
         )
-        if self.customers_without_offers:
-            text += f"; {self.customers_without_offers} of the listed customers have no offers"
+        missing = self.customers_without_offers
+        if missing:
+            verb = "has" if missing == 1 else "have"
+            text += f"; {missing} of the {self.customers_asked} listed customers {verb} no offers"
         return text
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import orjson
+
 from offerrank.delivery.headline import HEADLINE
 from offerrank.delivery.offers import OfferDetails
 from offerrank.delivery.reasons import parse_codes, reason_text
@@ -33,6 +35,7 @@ RUN_STEPS = ("features", "train", "candidates", "rank", "explain", "drift", "eva
 DONE = ("success", "skipped")
 PROBLEMS = ("failed", "interrupted", "running")
 RUN_METRICS = (*HEADLINE, "k", "top_k")
+CACHE_KIB = 65536  # SQLite's page cache per connection (its default is 2 MB)
 
 
 class StoreUnavailable(Exception):
@@ -63,6 +66,7 @@ class ReadOnlyStore:
             uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
             con = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             con.execute("PRAGMA query_only = 1")
+            con.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             self._con, self._identity = con, identity
         return self._con
 
@@ -102,7 +106,7 @@ def latest_complete_run(con: sqlite3.Connection) -> tuple[str, str] | None:
 
 
 OFFERS_SQL = """
-SELECT r.rank, r.offer_id, r.score, r.model_version, r.reason_codes,
+SELECT r.rank, r.score, r.model_version, r.offer_id, r.reason_codes,
        o.product_id, p.category, o.discount_pct, o.start_date, o.end_date,
        o.target_business_type, p.list_price, p.price_tier, p.is_own_brand
 FROM recommendations r
@@ -114,25 +118,21 @@ ORDER BY r.rank LIMIT ?
 
 
 @lru_cache(maxsize=65536)
-def _described(details: tuple[Any, ...], codes: str | None, run_date: str) -> dict[str, Any]:
-    """An offer's details and reasons: a pure function of the row's offer columns, its
-    reason codes and the date, so it is computed once per distinct (offer, codes, date)."""
-    offer_id, product_id, category, discount, start, end, target, price, tier, own = details
+def _offer_tail(static: tuple[Any, ...], run_date: str) -> bytes:
+    """An offer's JSON after its rank, id and score: `,"product_id":...,"reasons":[...]}`.
+
+    A pure function of the row's offer columns and reason codes (`static`, the row from
+    `offer_id` on) and the date, so it is built and encoded once per distinct (offer,
+    codes, date), not once per request.
+    """
+    offer_id, codes, product_id, category, discount, start, end, target, price, tier, own = static
     offer = None
     out: dict[str, Any] = {}
     if product_id is not None:
         offer = OfferDetails(
-            offer_id,
-            product_id,
-            category,
-            discount,
-            str(start)[:10],
-            str(end)[:10],
-            target,
-            price,
-            tier,
-            None if own is None else bool(own),
-        )
+            offer_id, product_id, category, discount, str(start)[:10], str(end)[:10], target,
+            price, tier, None if own is None else bool(own),
+        )  # fmt: skip
         out = {
             "product_id": product_id,
             "category": category,
@@ -148,18 +148,17 @@ def _described(details: tuple[Any, ...], codes: str | None, run_date: str) -> di
     out["reasons"] = [
         {"code": c, "text": reason_text(c, offer, run_date)} for c in parse_codes(codes)
     ]
-    return out
+    return b"," + orjson.dumps(out)[1:]
 
 
-def _offer(row: tuple[Any, ...], run_date: str) -> dict[str, Any]:
-    rank, offer_id, score, _, codes = row[:5]
-    details = (offer_id, *row[5:])
-    return {
-        "rank": rank,
-        "offer_id": offer_id,
-        "score": score,
-        **_described(details, codes, run_date),
-    }
+def _offers_json(rows: list[tuple[Any, ...]], run_date: str) -> orjson.Fragment:
+    """The offers array, encoded: each offer's rank, id and score, then its cached tail."""
+    parts = [
+        b'{"rank":%d,"offer_id":%d,"score":%b%b'
+        % (r[0], r[3], orjson.dumps(r[1]), _offer_tail(r[3:], run_date))
+        for r in rows
+    ]
+    return orjson.Fragment(b"[" + b",".join(parts) + b"]")
 
 
 def customer_offers(
@@ -192,8 +191,8 @@ def customer_offers(
         "customer_id": customer_id,
         "run_date": run_date,
         "run_id": run_id,
-        "model_version": rows[0][3],
-        "offers": [_offer(r, run_date) for r in rows],
+        "model_version": rows[0][2],
+        "offers": _offers_json(rows, run_date),
     }
 
 
