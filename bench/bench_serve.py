@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -30,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -82,6 +84,19 @@ def cpu_seconds(pid: int) -> float:
         except (OSError, IndexError, ValueError):
             continue
     return total
+
+
+class WalWatch(threading.Thread):
+    """The largest size the store's write-ahead log reaches while it runs (sampled)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path, self.peak, self.stop = path, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.25):
+            with contextlib.suppress(OSError):  # no WAL file at this moment
+                self.peak = max(self.peak, self.path.stat().st_size)
 
 
 def free_port() -> int:
@@ -240,53 +255,25 @@ def main() -> None:
     port = free_port()
     server = start_server(db, port, args.workers)
     url = f"http://127.0.0.1:{port}"
+
+    def measure(phase: Phase, until: Callable[[], bool], rate: float | None) -> Phase:
+        asyncio.run(load(url, server.pid, customers, args.clients, phase, until, rate))
+        return phase
+
     try:
-        warm = Phase("warm-up")
-        end = time.perf_counter() + 2
-        asyncio.run(
-            load(url, server.pid, customers, args.clients, warm, lambda: time.perf_counter() > end)
-        )
-        idle = Phase("store idle")
-        end = time.perf_counter() + args.seconds
-        asyncio.run(
-            load(
-                url,
-                server.pid,
-                customers,
-                args.clients,
-                idle,
-                lambda: time.perf_counter() > end,
-                args.rate,
-            )
-        )
-        during = Phase(f"run {run_date}")
+        warm_end = time.perf_counter() + 2
+        measure(Phase("warm-up"), lambda: time.perf_counter() > warm_end, None)
+        idle_end = time.perf_counter() + args.seconds
+        idle = measure(Phase("store idle"), lambda: time.perf_counter() > idle_end, args.rate)
         t0 = time.perf_counter()
+        nice = ["nice", "-n", str(args.run_nice)]
         run = subprocess.Popen(
-            [
-                "nice",
-                "-n",
-                str(args.run_nice),
-                *OFFERRANK,
-                "--db",
-                str(db),
-                "--quiet",
-                "run",
-                "--date",
-                run_date,
-                "--force",
-            ]
+            [*nice, *OFFERRANK, "--db", str(db), "--quiet", "run", "--date", run_date, "--force"]
         )
-        asyncio.run(
-            load(
-                url,
-                server.pid,
-                customers,
-                args.clients,
-                during,
-                lambda: run.poll() is not None,
-                args.rate,
-            )
-        )
+        wal = WalWatch(Path(f"{db}-wal"))
+        wal.start()
+        during = measure(Phase(f"run {run_date}"), lambda: run.poll() is not None, args.rate)
+        wal.stop.set()
         run_seconds = time.perf_counter() - t0
         run_code = run.wait()
     finally:
@@ -308,7 +295,8 @@ def main() -> None:
         print(phase.row(partial))
     days = Counter(d for _, d, _ in during.answers)
     print(
-        f"run {run_date}: exit {run_code}, {run_seconds:.1f} s under load;"
+        f"run {run_date}: exit {run_code}, {run_seconds:.1f} s under load, WAL up to"
+        f" {wal.peak / 2**20:,.0f} MB;"
         f" answers by served date during it: {dict(days)}"
     )
     print(f"mean latency idle {statistics.fmean(idle.latencies) * 1000:.2f} ms")
