@@ -32,6 +32,7 @@ from offerrank.delivery.offers import offer_details
 from offerrank.delivery.reasons import REASON_COLUMNS, Chosen, choose_reasons
 from offerrank.delivery.served import served_rows
 from offerrank.features.engine import open_engine
+from offerrank.pipeline.daily import STEPS
 from offerrank.ranking.candidates import generate_candidates
 from offerrank.ranking.rank import rank_within_customer, score_pairs
 from offerrank.ranking.serving import served_top_k
@@ -107,7 +108,7 @@ def main() -> None:
         )
     n = recs.num_rows
     total = sum(statistics.median(v) for v in parts.values())
-    run_s = sum(v for k, v in steps.items() if k != "duration_train_s")
+    run_s = sum(steps.get(f"duration_{name}_s", 0.0) for name, _ in STEPS if name != "train")
     print(
         f"\n{args.db} {day}: {n:,} served pairs ({len(cust):,} scored), model {version}"
         f" ({model.kind}); median of {args.repeat}"

@@ -63,4 +63,4 @@ def get(
             status, raw, kind = resp.status, resp.read(), resp.headers.get("content-type", "")
     except urllib.error.HTTPError as err:
         status, raw, kind = err.code, err.read(), err.headers.get("content-type", "")
-    return status, json.loads(raw) if "json" in kind else raw.decode()
+    return status, json.loads(raw) if raw and "json" in kind else raw.decode()

@@ -242,7 +242,7 @@ def test_a_run_stores_reasons_for_every_served_pair(two_day_run) -> None:
     for _, text in rows:
         codes = json.loads(text)
         assert 1 <= len(codes) <= 3 and set(codes) <= set(BY_CODE)
-    assert first.metrics["reasons_seconds"] > 0 and second.metrics["reasons_seconds"] > 0
+    assert first.metrics["duration_reasons_s"] > 0 and second.metrics["duration_reasons_s"] > 0
 
 
 def test_explain_names_offers_and_reads_well_in_a_pipe(world: Path, tmp_path: Path) -> None:

@@ -144,22 +144,38 @@ def test_the_api_is_read_only(api: str) -> None:
         assert status == 405 and "read-only" in body["error"]
     status, body = call(api, "/v1/customers/1/offers", body=b"x" * 10)  # a GET with a body
     assert status == 413 and body["error"] == "request bodies are not accepted"
+    assert call(api, "/v1/runs/latest", method="HEAD") == (200, "")  # GET's answer, no body
 
 
-def test_runs_latest_and_by_date(api: str, two_day_run) -> None:
+def newest_run(db: Path, day: str) -> tuple[str, float]:
+    """(run_id, recommendations_written) of the store's newest run of `day`."""
+    con = sqlite3.connect(db)
+    try:
+        run_id = con.execute(
+            "SELECT run_id FROM pipeline_runs WHERE run_date = ? ORDER BY rowid DESC LIMIT 1",
+            (day,),
+        ).fetchone()[0]
+        written = con.execute(
+            "SELECT value FROM run_metrics WHERE run_date = ? AND metric = ?",
+            (day, "recommendations_written"),
+        ).fetchone()[0]
+    finally:
+        con.close()
+    return run_id, written
+
+
+def test_runs_latest_and_by_date(api: str, store: Settings) -> None:
     status, latest = call(api, "/v1/runs/latest")
     assert status == 200
     schema.Run.model_validate(latest)
-    assert latest["run_date"] == DAY and latest["run_id"] == two_day_run[2].run_id
+    run_id, written = newest_run(store.db_path, DAY)
+    assert latest["run_date"] == DAY and latest["run_id"] == run_id
     assert latest["status"] == "success" and latest["complete"]
     assert [s["step"] for s in latest["steps"]] == list(RUN_STEPS)
     assert all(s["seconds"] >= 0 for s in latest["steps"])
-    assert (
-        latest["metrics"]["recommendations_written"]
-        == two_day_run[2].metrics["recommendations_written"]
-    )
+    assert latest["metrics"]["recommendations_written"] == written
     status, first = call(api, f"/v1/runs/{FIRST}")
-    assert status == 200 and first["run_id"] == two_day_run[1].run_id
+    assert status == 200 and first["run_id"] == newest_run(store.db_path, FIRST)[0]
     assert "val_auc_lgbm" in first["metrics"]  # a retraining day
 
 

@@ -54,7 +54,7 @@ def served_rows(
 
 def add_reasons(ctx: RunContext, feats: pa.Table, recs: pa.Table) -> pa.Table:
     """`recs` (the served rows) with their `reason_codes`; the time taken is the run metric
-    `reasons_seconds`."""
+    `duration_reasons_s`."""
     assert ctx.model is not None
     t0 = time.perf_counter()
     rows = served_rows(feats, recs, ctx.ranks, ctx.settings.top_k)
@@ -68,5 +68,5 @@ def add_reasons(ctx: RunContext, feats: pa.Table, recs: pa.Table) -> pa.Table:
     targeted_ids = [o for o, d in details.items() if d.target_business_type is not None]
     chosen = choose_reasons(contrib, X[:, REASON_COLUMNS], np.isin(offers, targeted_ids))
     out = recs.append_column("reason_codes", chosen.as_json())
-    ctx.put_metrics({"reasons_seconds": time.perf_counter() - t0})
+    ctx.put_metrics({"duration_reasons_s": time.perf_counter() - t0})
     return out

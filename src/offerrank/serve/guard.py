@@ -1,9 +1,9 @@
 """What every request passes before the API sees it: method, size and bearer token.
 
 A plain ASGI wrapper (no per-request objects) so that it costs next to nothing: only GET
-and HEAD, no request body, a bounded URL, and with a token every path but /healthz needs
-`Authorization: Bearer <token>`, compared in constant time (as SHA-256 digests, so not
-even the token's length shows in the timing).
+and HEAD (answered as GET without the body), no request body, a bounded URL, and with a
+token every path but /healthz needs `Authorization: Bearer <token>`, compared in constant
+time (as SHA-256 digests, so not even the token's length shows in the timing).
 """
 
 from __future__ import annotations
@@ -92,4 +92,16 @@ class Guard:
                 ((b"www-authenticate", b'Bearer realm="offerrank"'),),
             )
             return
+        if scope["method"] == "HEAD":  # answered as GET, without the body
+            await self.app({**scope, "method": "GET"}, receive, _without_body(send))
+            return
         await self.app(scope, receive, send)
+
+
+def _without_body(send: Send) -> Send:
+    async def send_head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_head
