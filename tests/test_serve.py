@@ -145,6 +145,8 @@ def test_the_api_is_read_only(api: str) -> None:
     status, body = call(api, "/v1/customers/1/offers", body=b"x" * 10)  # a GET with a body
     assert status == 413 and body["error"] == "request bodies are not accepted"
     assert call(api, "/v1/runs/latest", method="HEAD") == (200, "")  # GET's answer, no body
+    status, body = get(api, "/healthz", token="x" * 9000)
+    assert status == 431 and body["error"] == "request headers longer than 8192 bytes"
 
 
 def newest_run(db: Path, day: str) -> tuple[str, float]:

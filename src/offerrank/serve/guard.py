@@ -1,9 +1,10 @@
 """What every request passes before the API sees it: method, size and bearer token.
 
 A plain ASGI wrapper (no per-request objects) so that it costs next to nothing: only GET
-and HEAD (answered as GET without the body), no request body, a bounded URL, and with a
-token every path but /healthz needs `Authorization: Bearer <token>`, compared in constant
-time (as SHA-256 digests, so not even the token's length shows in the timing).
+and HEAD (answered as GET without the body), no request body, a bounded URL and headers,
+no websocket, and with a token every path but /healthz needs `Authorization: Bearer
+<token>`, compared in constant time (as SHA-256 digests, so not even the token's length
+shows in the timing).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_URL_BYTES = 2048
+MAX_HEADER_BYTES = 8192
 OPEN_PATHS = ("/healthz",)
 
 
@@ -56,7 +58,11 @@ class Guard:
         self.expected = None if token is None else _digest(f"Bearer {token}".encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "websocket":  # the API has none: refused before any token check
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":  # lifespan
             await self.app(scope, receive, send)
             return
         if scope["method"] not in ("GET", "HEAD"):
@@ -69,6 +75,9 @@ class Guard:
             return
         if len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) > MAX_URL_BYTES:
             await send_error(send, 414, f"URL longer than {MAX_URL_BYTES} bytes")
+            return
+        if sum(len(n) + len(v) for n, v in scope["headers"]) > MAX_HEADER_BYTES:
+            await send_error(send, 431, f"request headers longer than {MAX_HEADER_BYTES} bytes")
             return
         authorization = b""
         for name, value in scope["headers"]:
