@@ -33,16 +33,13 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from offerrank.config import Settings  # noqa: E402
-from offerrank.features.compute import (  # noqa: E402
-    FEATURE_COLUMNS,
-    WINDOW_PLAN,
-    choose_plan,
-    compute_features,
-    compute_features_with_plan,
-)
-from offerrank.features.engine import open_engine  # noqa: E402
+from offerrank.engines.duckdb.engine import DuckDBEngine  # noqa: E402
+from offerrank.engines.duckdb.features import choose_plan, compute_features  # noqa: E402
+from offerrank.engines.duckdb.tables import connect_store  # noqa: E402
+from offerrank.features.plans import WINDOW_PLAN  # noqa: E402
+from offerrank.features.registry import FEATURE_COLUMNS  # noqa: E402
 from offerrank.progress import use_reporter  # noqa: E402
-from offerrank.ranking.candidates import generate_candidates  # noqa: E402
+from offerrank.ranking.candidates import retrieval_query  # noqa: E402
 from offerrank.store.contract import INPUT_TABLES  # noqa: E402
 from pandas_features import pandas_features  # noqa: E402
 
@@ -85,8 +82,10 @@ def is_generated_world(db: Path) -> bool:
 
 def world_candidates(con: duckdb.DuckDBPyConnection, db: Path, day: date) -> pa.Table:
     """Exactly the pairs the daily run scores: the candidate rules of the ranking package."""
-    found = generate_candidates(con, day, Settings(db_path=db))
-    print(f"candidate pairs on {day} (generate_candidates): {found.num_rows:,}")
+    engine = DuckDBEngine(Settings(db_path=db), con)
+    everyone = con.sql("SELECT customer_id FROM customers").to_arrow_table()
+    found = engine.candidates(retrieval_query(day, engine.settings), everyone)
+    print(f"candidate pairs on {day} (the candidate rules): {found.num_rows:,}")
     as_of = pa.array(np.full(found.num_rows, np.datetime64(day, "D")), pa.date32())
     return pa.table(
         {"customer_id": found["customer_id"], "offer_id": found["offer_id"], "as_of": as_of}
@@ -172,7 +171,7 @@ def bench_scoring(con: duckdb.DuckDBPyConnection, pairs: pa.Table, day: date, re
         f"duckdb  : {t_duck:7.3f} s  {pairs.num_rows / t_duck:12,.0f} rows/s  "
         f"peak {peak_mb():,.0f} MB  ({choose_plan(pairs)} plan)"
     )
-    t_window, _ = timed(lambda: compute_features_with_plan(con, pairs, WINDOW_PLAN), repeat)
+    t_window, _ = timed(lambda: compute_features(con, pairs, plan=WINDOW_PLAN), repeat)
     print(f"  (same pairs, window plan forced: {t_window:7.3f} s)")
     t_pd, theirs = timed(lambda: pandas_features(frames, pdf, day), repeat)
     print(
@@ -231,7 +230,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     start = time.perf_counter()
-    scoring = open_engine(args.db, since=args.date - timedelta(days=SCORING_SINCE_DAYS))
+    scoring = connect_store(args.db, since=args.date - timedelta(days=SCORING_SINCE_DAYS))
     print(f"scoring load (since D - {SCORING_SINCE_DAYS}) in {time.perf_counter() - start:.1f} s")
     if is_generated_world(args.db):
         pairs = world_candidates(scoring, args.db, args.date)
@@ -240,7 +239,7 @@ def main() -> None:
     bench_scoring(scoring, pairs, args.date, args.repeat)
     scoring.close()
     start = time.perf_counter()
-    con = open_engine(args.db)
+    con = connect_store(args.db)
     print(
         f"store loaded in {time.perf_counter() - start:.1f} s "
         f"({con.sql('SELECT COUNT(*) FROM order_items').fetchall()[0][0]:,} order lines)"

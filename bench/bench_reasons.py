@@ -20,7 +20,7 @@ import sqlite3
 import statistics
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,11 @@ from offerrank.delivery.attribution import served_contributions
 from offerrank.delivery.offers import offer_details
 from offerrank.delivery.reasons import REASON_COLUMNS, Chosen, choose_reasons
 from offerrank.delivery.served import served_rows
-from offerrank.features.engine import open_engine
+from offerrank.engines.registry import open_engine
 from offerrank.pipeline.daily import STEPS
-from offerrank.ranking.candidates import generate_candidates
-from offerrank.ranking.rank import rank_within_customer, score_pairs
+from offerrank.pipeline.steps.load import history_start
+from offerrank.ranking.candidates import retrieval_query
+from offerrank.ranking.rank import rank_within_customer
 from offerrank.ranking.serving import served_top_k
 from offerrank.store.db import connect, insert_arrow
 from offerrank.training.registry import load_version
@@ -73,13 +74,10 @@ def main() -> None:
         "SELECT model_version FROM recommendations WHERE run_date = ? LIMIT 1", (day,)
     ).fetchone()[0]
     model = load_version(store, version).model
-    engine = open_engine(
-        args.db,
-        since=run_date - timedelta(days=settings.lookback_days + 1),
-        cache_dir=settings.cache_dir,
-    )
-    candidates = generate_candidates(engine, run_date, settings)
-    t_score, scored = timed(score_pairs, engine, candidates, run_date, model, settings)
+    engine = open_engine(settings)
+    engine.load(since=history_start(run_date, settings, retraining=False))
+    pool = engine.candidate_pool(retrieval_query(run_date, settings))
+    t_score, scored = timed(engine.score, pool, model)
     feats, X = scored.features, scored.X
     cust, offer = feats.column("customer_id").to_numpy(), feats.column("offer_id").to_numpy()
     ranks = rank_within_customer(cust, offer, scored.scores)
@@ -108,7 +106,7 @@ def main() -> None:
         )
     n = recs.num_rows
     total = sum(statistics.median(v) for v in parts.values())
-    run_s = sum(steps.get(f"duration_{name}_s", 0.0) for name, _ in STEPS if name != "train")
+    run_s = sum(steps.get(f"duration_{name}_s", 0.0) for name in STEPS if name != "train")
     print(
         f"\n{args.db} {day}: {n:,} served pairs ({len(cust):,} scored), model {version}"
         f" ({model.kind}); median of {args.repeat}"

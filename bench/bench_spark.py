@@ -43,28 +43,25 @@ from datetime import date
 from pathlib import Path
 import pyarrow as pa
 from offerrank.config import Settings
-from offerrank.features.engine import open_engine
-from offerrank.ranking.candidates import generate_candidates
+from offerrank.engines.duckdb.engine import DuckDBEngine
+from offerrank.engines.registry import open_engine
+from offerrank.ranking.candidates import retrieval_query
 db, engine, day = Path(sys.argv[1]), sys.argv[2], date.fromisoformat(sys.argv[3])
-s = Settings(db_path=db)
-con = open_engine(db)
-cands = generate_candidates(con, day, s)
+s = Settings(db_path=db, history_cache=False, engine=engine)
+duck = DuckDBEngine(s)
+duck.load()
+everyone = duck.con.sql("SELECT customer_id FROM customers").to_arrow_table()
+cands = duck.candidates(retrieval_query(day, s), everyone)
 pairs = cands.select(["customer_id", "offer_id"]).append_column(
     "as_of", pa.array([day] * cands.num_rows, pa.date32()))
 jvm_mb = 0.0
-if engine == "duckdb":
-    from offerrank.features.compute import compute_features
-    t0 = time.perf_counter(); out = compute_features(con, pairs); secs = time.perf_counter() - t0
-else:
-    from offerrank.spark.features import compute_features_spark
-    from offerrank.spark.session import get_spark
-    from offerrank.spark.tables import build_labels, load_store
-    spark = get_spark(); load_store(spark, db); build_labels(spark, s.label_window_days)
-    spark.table("impression_labels").count()
-    t0 = time.perf_counter()
-    out = compute_features_spark(spark, pairs)
-    secs = time.perf_counter() - t0
-    jvm_mb = JVM_PEAK(spark)
+measured = duck if engine == "duckdb" else open_engine(s)
+if measured is not duck:
+    measured.load()
+    measured.spark.table("impression_labels").count()
+t0 = time.perf_counter(); out = measured.features(pairs); secs = time.perf_counter() - t0
+if engine == "spark":
+    jvm_mb = JVM_PEAK(measured.spark)
 print(json.dumps({"seconds": secs, "rows": out.num_rows, "jvm_mb": jvm_mb,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -85,7 +82,7 @@ s = Settings(db_path=db, artifacts_dir=db.parent / "models", reports_dir=db.pare
 t0 = time.perf_counter(); r = run_daily(s, day); secs = time.perf_counter() - t0
 jvm_mb = 0.0
 if engine == "spark":
-    from offerrank.spark.session import get_spark
+    from offerrank.engines.spark.session import get_spark
     jvm_mb = JVM_PEAK(get_spark())
 rows = r.metrics.get("candidate_pool_size", 0)
 print(json.dumps({"seconds": secs, "rows": rows, "jvm_mb": jvm_mb, "ok": r.ok,

@@ -9,25 +9,26 @@ from pathlib import Path
 
 import pytest
 
+from engines import duckdb_engine
 from offerrank.config import Settings
-from offerrank.features.engine import open_engine
 from offerrank.ranking import candidates
-from offerrank.ranking.candidates import candidate_recall, generate_candidates, rules_key
+from offerrank.ranking.candidates import candidate_recall, retrieval_query, rules_key
 
 FIRST, LAST = date(2026, 2, 1), date(2026, 2, 7)
 
 
-def _brute_force(con, s: Settings) -> tuple[int, int]:
+def _brute_force(engine, s: Settings) -> tuple[int, int]:
     """Every positive of the window against all candidates of its shown date."""
     hits = positives = 0
+    everyone = engine.con.sql("SELECT customer_id FROM customers").to_arrow_table()
     for d in range(FIRST.toordinal(), LAST.toordinal() + 1):
         day = date.fromordinal(d)
-        pos = con.sql(
+        pos = engine.con.sql(
             "SELECT customer_id, offer_id FROM impression_labels WHERE label = 1"
             " AND shown_date = ?",
             params=[day],
         ).fetchall()
-        cands = generate_candidates(con, day, s)
+        cands = engine.candidates(retrieval_query(day, s), everyone)
         pairs = set(
             zip(cands["customer_id"].to_pylist(), cands["offer_id"].to_pylist(), strict=True)
         )
@@ -38,9 +39,9 @@ def _brute_force(con, s: Settings) -> tuple[int, int]:
 
 def test_recall_equals_the_rules_run_for_every_customer_of_every_day(tiny_world: Path) -> None:
     s = Settings(db_path=tiny_world)
-    con = open_engine(tiny_world)
-    recall, positives, days = candidate_recall(con, FIRST, LAST, s)
-    hits, expected_positives = _brute_force(con, s)
+    engine = duckdb_engine(tiny_world)
+    recall, positives, days = candidate_recall(engine, FIRST, LAST, s)
+    hits, expected_positives = _brute_force(engine, s)
     assert positives == expected_positives > 0
     assert recall == pytest.approx(hits / positives)
     assert sum(d.positives for d in days) == positives
@@ -51,22 +52,22 @@ def test_known_days_are_reused_and_changed_days_measured_again(
     tiny_world: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = Settings(db_path=tiny_world)
-    con = open_engine(tiny_world)
-    recall, positives, days = candidate_recall(con, FIRST, LAST, s)
+    engine = duckdb_engine(tiny_world)
+    recall, positives, days = candidate_recall(engine, FIRST, LAST, s)
     measured: list[date] = []
-    real = candidates._hits_on
+    real = candidates._hits
 
-    def counting(con_, day, settings):  # type: ignore[no-untyped-def]
+    def counting(engine_, positives_, day, settings):  # type: ignore[no-untyped-def]
         measured.append(day)
-        return real(con_, day, settings)
+        return real(engine_, positives_, day, settings)
 
-    monkeypatch.setattr(candidates, "_hits_on", counting)
+    monkeypatch.setattr(candidates, "_hits", counting)
     known = {d.shown_date: d for d in days}
-    assert candidate_recall(con, FIRST, LAST, s, known) == (recall, positives, days)
+    assert candidate_recall(engine, FIRST, LAST, s, known) == (recall, positives, days)
     assert measured == []
     # A day whose positives changed (late labels, a reimport) is measured again.
     stale = dataclasses.replace(days[0], positives=days[0].positives + 1, hits=0)
-    again = candidate_recall(con, FIRST, LAST, s, {**known, stale.shown_date: stale})
+    again = candidate_recall(engine, FIRST, LAST, s, {**known, stale.shown_date: stale})
     assert measured == [days[0].shown_date]
     assert again == (recall, positives, days)
 

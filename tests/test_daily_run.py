@@ -45,7 +45,7 @@ def test_two_runs_succeed_with_every_step_recorded(two_day_run) -> None:
             "SELECT run_date, step, status FROM pipeline_runs ORDER BY rowid DESC LIMIT 30"
         ).fetchall()
     assert {(d, st) for d, st, _ in rows} == {
-        (d, name) for d in ("2026-02-16", "2026-02-17") for name, _ in STEPS
+        (d, name) for d in ("2026-02-16", "2026-02-17") for name in STEPS
     }
     status = {(d, st): v for d, st, v in rows}
     assert status[("2026-02-16", "train")] == "success"  # a Monday: scheduled retrain

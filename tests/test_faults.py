@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from offerrank.pipeline.context import RunContext
+from offerrank.pipeline.context import Run
 from offerrank.pipeline.daily import STEPS, run_daily
 from reliability_ledger import LEDGER, rows_differing, store_rows
 
@@ -54,7 +54,7 @@ def outputs(db: Path) -> tuple[list, list]:
     return recs, mets
 
 
-@pytest.mark.parametrize("step", [name for name, _ in STEPS])
+@pytest.mark.parametrize("step", STEPS)
 def test_failure_at_the_end_of_each_step_changes_nothing(
     step: str, settings, two_day_run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -67,14 +67,14 @@ def test_failure_at_the_end_of_each_step_changes_nothing(
             before["tables"] = snapshot(settings.db_path)
             before["rows"] = store_rows(settings.db_path)  # type: ignore[assignment]
 
-    original = RunContext.flush_metrics
+    original = Run.flush_metrics
 
-    def failing_flush(self: RunContext, con: sqlite3.Connection) -> None:
+    def failing_flush(self: Run, con: sqlite3.Connection) -> None:
         original(self, con)  # the writes happen, then the crash, before COMMIT
         if current == [step]:
             raise Injected(f"fault injected in {step}")
 
-    monkeypatch.setattr(RunContext, "flush_metrics", failing_flush)
+    monkeypatch.setattr(Run, "flush_metrics", failing_flush)
     with pytest.raises(Injected):
         run_daily(settings, DAY, on_step=on_step)
     LEDGER.rows_lost(rows_differing(before["rows"], store_rows(settings.db_path)))  # type: ignore[arg-type]
@@ -85,7 +85,7 @@ def test_failure_at_the_end_of_each_step_changes_nothing(
         ).fetchone()[0]
     assert status in ("failed", "running")  # "running" is recognised as interrupted later
 
-    monkeypatch.setattr(RunContext, "flush_metrics", original)
+    monkeypatch.setattr(Run, "flush_metrics", original)
     assert run_daily(settings, DAY).ok
     reference, _, _ = two_day_run
     assert outputs(settings.db_path) == outputs(reference.db_path)
@@ -98,7 +98,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from offerrank.pipeline import context
 
-_outputs = context.RunContext.outputs
+_outputs = context.Run.outputs
 
 
 @contextmanager
@@ -110,7 +110,7 @@ def _paused_outputs(self):
             time.sleep(60)  # written, not committed: the test kills us here
 
 
-context.RunContext.outputs = _paused_outputs
+context.Run.outputs = _paused_outputs
 """
 
 

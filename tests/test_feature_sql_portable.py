@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlglot
 
-from offerrank.features.compute import PLAN_FILES
+from offerrank.features.plans import PLAN_FILES
 from offerrank.features.queries import load_sql, parameters_of, sql_names
 
 NAMES = sql_names()

@@ -15,18 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from offerrank.engines.duckdb.features import compute_features
+from offerrank.engines.duckdb.tables import connect_store, engine_from_arrow
 from offerrank.errors import ContractViolation
-from offerrank.features.compute import (
-    FEATURE_COLUMNS,
-    JOIN_PLAN,
-    MAX_ORDER_RUNS,
-    SINGLE_PLAN,
-    WINDOW_PLAN,
-    compute_features,
-    compute_features_with_plan,
-    ordered_by_row_id,
-)
-from offerrank.features.engine import engine_from_arrow, open_engine
+from offerrank.features.plans import JOIN_PLAN, SINGLE_PLAN, WINDOW_PLAN
+from offerrank.features.registry import FEATURE_COLUMNS, MAX_ORDER_RUNS, ordered_by_row_id
 from offerrank.store.contract import INPUT_TABLES
 
 # The golden fixture of spec/features.md, copied into the repository so the suite is hermetic.
@@ -88,7 +81,7 @@ def test_golden_fixture_is_reproduced_exactly(tmp_path: Path, plan: str) -> None
         con.executescript(GOLDEN_STORE.read_text())
     expected = pacsv.read_csv(GOLDEN_EXPECTED)
     pairs = expected.select(["customer_id", "offer_id", "as_of"])
-    got = compute_features_with_plan(open_engine(db), pairs, plan)
+    got = compute_features(connect_store(db), pairs, plan=plan)
     assert got.column_names == ["customer_id", "offer_id", "as_of", *FEATURE_COLUMNS]
     keys = ["customer_id", "offer_id", "as_of"]
     assert got.select(keys).to_pylist() == expected.select(keys).to_pylist()
@@ -217,7 +210,7 @@ def test_since_skips_old_orders_but_not_impressions(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     with sqlite3.connect(db) as con:
         con.executescript(GOLDEN_STORE.read_text())
-    engine = open_engine(db, since=date(2024, 1, 2))
+    engine = connect_store(db, since=date(2024, 1, 2))
     days = engine.sql("SELECT MIN(order_date), COUNT(*) FROM orders").fetchall()[0]
     assert days == (date(2024, 1, 2), 5)
     assert engine.sql("SELECT COUNT(*) FROM order_items").fetchall()[0][0] == 7
@@ -244,3 +237,29 @@ def test_rows_come_back_in_row_id_order_whatever_order_the_join_gave(
     out = ordered_by_row_id(table, max_runs)  # slices, or one gather past max_runs
     assert out.column("row_id").to_pylist() == list(range(len(perm)))
     assert out.column("v").to_pylist() == [float(i) for i in range(len(perm))]
+
+
+def test_an_extra_feature_is_one_sql_file_and_one_line_of_registration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feature_package import extra_feature_set, write_package
+
+    write_package(tmp_path, monkeypatch)
+    features = extra_feature_set()
+    impressions = [
+        (1, 1, 1000, "2024-03-20", None, None),
+        (2, 1, 1001, "2024-03-31", None, None),
+        (3, 1, 1000, "2024-04-01", None, None),  # on T itself: not before T
+        (4, 2, 1001, "2024-03-25", None, None),
+    ]
+    con = engine_from_arrow(make_tables(**BASE, impressions=impressions))
+    out = compute_features(
+        con, pairs_of((1, 1000, T), (2, 1001, T), (1, 1001, T)), feature_set=features
+    )
+    assert out.column_names == ["customer_id", "offer_id", "as_of", *features.columns]
+    assert out.column("offers_seen_before").to_pylist() == [2.0, 1.0, 2.0]
+    assert out.select(list(FEATURE_COLUMNS)).equals(
+        compute_features(con, pairs_of((1, 1000, T), (2, 1001, T), (1, 1001, T))).select(
+            list(FEATURE_COLUMNS)
+        )
+    )

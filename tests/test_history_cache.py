@@ -10,10 +10,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from offerrank.features.engine import read_store_tables
 from offerrank.store.db import connect
 from offerrank.store.history_cache import MANIFEST
 from offerrank.store.migrations import migrate
+from offerrank.store.tables import read_store_tables
 from store_shell import check, shell
 
 

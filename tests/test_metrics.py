@@ -9,20 +9,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from offerrank.monitoring.metrics import (
+from offerrank.monitoring.metrics import evaluate
+from offerrank.monitoring.metrics_bootstrap import bootstrap_ci
+from offerrank.monitoring.metrics_lists import coverage, diversity
+from offerrank.monitoring.metrics_probability import brier, calibration_table, roc_curve_points
+from offerrank.monitoring.metrics_rank import (
     auc,
-    bootstrap_ci,
-    brier,
-    calibration_table,
-    coverage,
-    diversity,
-    evaluate,
     margin_lift_at_k,
     margin_lift_curve,
     mean_per_group_auc,
     precision_recall_at_k,
     precision_recall_curve_at_k,
-    roc_curve_points,
 )
 
 # Three customers, scores distinct within each customer.

@@ -11,17 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from offerrank.features.compute import (
-    FEATURE_COLUMNS,
-    JOIN_PLAN,
-    JOIN_PLAN_MAX_DATES,
-    SINGLE_PLAN,
-    WINDOW_PLAN,
-    choose_plan,
-    compute_features,
-    compute_features_with_plan,
-)
-from offerrank.features.engine import engine_from_arrow
+from offerrank.engines.duckdb.features import choose_plan, compute_features
+from offerrank.engines.duckdb.tables import engine_from_arrow
+from offerrank.features.plans import JOIN_PLAN, JOIN_PLAN_MAX_DATES, SINGLE_PLAN, WINDOW_PLAN
+from offerrank.features.registry import FEATURE_COLUMNS
 from offerrank.store.contract import INPUT_TABLES
 
 T = date(2024, 4, 1)
@@ -160,12 +153,8 @@ def test_events_dated_t_or_later_change_nothing(
     ]
     grown = _store(np.random.default_rng(seed), {**later, "offers": later_offers})
     pairs = _all_pairs(T)
-    before = compute_features_with_plan(
-        engine_from_arrow(base), pairs, plan, lookback_days=lookback
-    )
-    after = compute_features_with_plan(
-        engine_from_arrow(grown), pairs, plan, lookback_days=lookback
-    )
+    before = compute_features(engine_from_arrow(base), pairs, plan=plan, lookback_days=lookback)
+    after = compute_features(engine_from_arrow(grown), pairs, plan=plan, lookback_days=lookback)
     np.testing.assert_allclose(_matrix(after), _matrix(before), rtol=1e-12, atol=1e-12)
 
 
@@ -184,7 +173,7 @@ def test_a_row_in_a_batch_of_many_dates_equals_the_row_alone(seed: int, n_rows: 
     )
     # The batch goes through RANGE windows, the row alone through the scoring (single) plan:
     # equal rows prove both that batching changes nothing and that the plans agree.
-    batch = compute_features_with_plan(con, batch_pairs, WINDOW_PLAN)
+    batch = compute_features(con, batch_pairs, plan=WINDOW_PLAN)
     for i in rng.choice(n_rows, min(n_rows, 3), replace=False):
         row = batch_pairs.slice(int(i), 1)
         assert choose_plan(row) == SINGLE_PLAN
@@ -222,8 +211,8 @@ def _assert_plan_agrees(
             "as_of": pa.array(as_of, pa.date32()),
         }
     )
-    window = compute_features_with_plan(con, pairs, WINDOW_PLAN, lookback_days=lookback)
-    other = compute_features_with_plan(con, pairs, plan, lookback_days=lookback)
+    window = compute_features(con, pairs, plan=WINDOW_PLAN, lookback_days=lookback)
+    other = compute_features(con, pairs, plan=plan, lookback_days=lookback)
     assert window.select(["customer_id", "offer_id", "as_of"]).equals(
         other.select(["customer_id", "offer_id", "as_of"])
     )
@@ -271,4 +260,4 @@ def test_single_plan_refuses_a_batch_of_several_dates() -> None:
         }
     )
     with pytest.raises(ValueError, match="one as_of date"):
-        compute_features_with_plan(con, pairs, SINGLE_PLAN)
+        compute_features(con, pairs, plan=SINGLE_PLAN)

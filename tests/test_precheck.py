@@ -196,7 +196,7 @@ def test_the_cli_refuses_a_bad_store_with_exit_code_1(
     assert out.returncode == 1, out.stderr
     assert 'products.list_price: rule "> 0" broken by 1 row' in out.stderr
     assert "Traceback" not in out.stderr
-    for name, _ in STEPS:
+    for name in STEPS:
         assert f"{name} ..." not in out.stderr
     reliability.bad_input("store: old product updated with sqlite3, through the CLI")
 

@@ -22,13 +22,13 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from offerrank.features.compute import STAGES
+from offerrank.engines.duckdb.engine import predict_in_chunks
+from offerrank.features.plans import STAGES
 from offerrank.progress import current_reporter, progress_task, rich_progress, track, use_reporter
 from offerrank.training.models import (
     fit_lightgbm,
     fit_logistic,
     predict_proba,
-    predict_proba_chunked,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -185,7 +185,7 @@ def test_chunked_scoring_equals_unchunked(
         whole = predict_proba(model, X)
         rec = Recorder()
         with use_reporter(rec):
-            chunked = predict_proba_chunked(model, X, chunk_rows=chunk_rows)
+            chunked = predict_in_chunks(model, X, chunk_rows=chunk_rows)
         assert np.array_equal(chunked, whole), model.kind
         (task,) = rec.tasks()
         assert (task["name"], task["total"], task["ticks"]) == ("scoring", 200, 200)
@@ -194,7 +194,7 @@ def test_chunked_scoring_equals_unchunked(
 
 
 def test_chunked_scoring_of_nothing_is_empty(models: list[Any]) -> None:
-    assert predict_proba_chunked(models[0], np.empty((0, 5))).shape == (0,)
+    assert predict_in_chunks(models[0], np.empty((0, 5))).shape == (0,)
 
 
 # --- a whole run, through the command line ------------------------------------------------

@@ -10,10 +10,10 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engines import day_candidates, duckdb_engine
 from offerrank.config import Settings
-from offerrank.features.engine import open_engine
-from offerrank.ranking.candidates import generate_candidates
-from offerrank.ranking.rank import ranking_order, score_pairs, top_k
+from offerrank.features.registry import constant_dates, feature_matrix
+from offerrank.ranking.rank import ranking_order, top_k
 from offerrank.training.models import LogisticModel
 
 DAY = date(2026, 2, 16)
@@ -71,8 +71,9 @@ def test_ranking_order_is_the_lexsort_order(rows, sql_from) -> None:
 
 def test_candidates_respect_the_rules(tiny_world: Path) -> None:
     s = Settings(db_path=tiny_world)
-    con = open_engine(tiny_world)
-    cands = generate_candidates(con, DAY, s)
+    engine = duckdb_engine(tiny_world)
+    con = engine.con
+    cands = day_candidates(engine, DAY, s)
     assert cands.num_rows > 0
     con.register("cands", cands)
     broken = con.sql(
@@ -100,21 +101,28 @@ def test_candidates_respect_the_rules(tiny_world: Path) -> None:
 
 def test_cold_start_customer_gets_popular_offers(tiny_world: Path) -> None:
     s = Settings(db_path=tiny_world)
-    con = open_engine(tiny_world)
-    con.sql("INSERT INTO customers VALUES (999999, 'restaurant', NULL)")
-    cands = generate_candidates(con, DAY, s, customers=pa.table({"customer_id": [999999]}))
+    engine = duckdb_engine(tiny_world)
+    engine.con.sql("INSERT INTO customers VALUES (999999, 'restaurant', NULL)")
+    cands = day_candidates(engine, DAY, s, customers=pa.table({"customer_id": [999999]}))
     assert 0 < cands.num_rows <= s.cold_start_offers
 
 
 def test_shuffling_candidates_changes_no_score(tiny_world: Path) -> None:
     s = Settings(db_path=tiny_world)
-    con = open_engine(tiny_world)
-    cands = generate_candidates(con, DAY, s).slice(0, 2000)
+    engine = duckdb_engine(tiny_world)
+    cands = day_candidates(engine, DAY, s).slice(0, 2000)
     model = LogisticModel(np.zeros(22), np.ones(22), np.linspace(-1, 1, 22) / 10, -3.0)
-    scores = score_pairs(con, cands, DAY, model, s).scores
+
+    def score(pairs: pa.Table) -> tuple[pa.Table, np.ndarray]:
+        rows = pairs.select(["customer_id", "offer_id"]).append_column(
+            "as_of", constant_dates(DAY, pairs.num_rows)
+        )
+        feats = engine.features(rows)
+        return feats, model.predict_proba(feature_matrix(feats))
+
+    _, scores = score(cands)
     perm = np.random.default_rng(0).permutation(cands.num_rows)
-    shuffled = score_pairs(con, cands.take(perm), DAY, model, s)
-    feats_p, scores_p = shuffled.features, shuffled.scores
+    feats_p, scores_p = score(cands.take(perm))
     assert np.allclose(scores[perm], scores_p)
     assert feats_p.column("customer_id").to_numpy().tolist() == (
         cands.column("customer_id").to_numpy()[perm].tolist()

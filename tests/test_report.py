@@ -19,10 +19,10 @@ from browser import browser, need_chromium
 from explained_run import DAYS, copy_world
 from offerrank.cli.main import app
 from offerrank.errors import OfferrankError
-from offerrank.pipeline.context import RunContext
-from offerrank.pipeline.curves import store_curves
+from offerrank.pipeline.curves import evaluation_curves, validation_curves
 from offerrank.report import write_report
-from offerrank.store.db import connect
+from offerrank.store import outputs
+from offerrank.store.db import connect, transaction
 from offerrank.store.migrations import migrate
 
 DAY = DAYS[1]
@@ -78,7 +78,7 @@ def test_store_curves_replaces_only_the_groups_given(world: Path, tmp_path: Path
     settings = copy_world(world, tmp_path)
     con = connect(settings.db_path)
     migrate(con)
-    ctx = RunContext(settings=settings, run_date=DAY, store=con)
+    day = DAY.isoformat()
     frame = pd.DataFrame(
         {
             "customer_id": [1, 1, 1, 2, 2, 2],
@@ -87,17 +87,16 @@ def test_store_curves_replaces_only_the_groups_given(world: Path, tmp_path: Path
             "margin": [1.0, 2.0, 3.0, 1.0, 5.0, 1.0],
         }
     )
-    names = store_curves(ctx, evaluation=frame, max_k=2)
+    with transaction(con):
+        names = outputs.replace_curves(con, day, evaluation_curves(frame, 2))
     assert sorted(names) == [
         "evaluation.calibration", "evaluation.margin_lift",
         "evaluation.precision_recall_at_k", "evaluation.roc",
     ]  # fmt: skip
-    store_curves(
-        ctx, validation=(np.array([0, 1, 0, 1]), {"lightgbm": np.array([0.1, 0.9, 0.2, 0.8])})
-    )
-    rows = dict(
-        con.execute("SELECT name, curve_json FROM run_curves WHERE run_date = ?", (ctx.day,))
-    )
+    validation = (np.array([0, 1, 0, 1]), {"lightgbm": np.array([0.1, 0.9, 0.2, 0.8])})
+    with transaction(con):
+        outputs.replace_curves(con, day, validation_curves(*validation))
+    rows = dict(con.execute("SELECT name, curve_json FROM run_curves WHERE run_date = ?", (day,)))
     pr = json.loads(rows["evaluation.precision_recall_at_k"])
     # k=1: each customer's top pick -> customer 1 hit, customer 2 miss; k=2: both hit once.
     assert pr["k"] == [1, 2] and pr["precision"] == [0.5, 0.5] and pr["recall"] == [0.5, 1.0]

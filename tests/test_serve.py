@@ -344,11 +344,7 @@ def test_a_reader_during_a_run_never_sees_a_partial_list(store: Settings, tmp_pa
 
 def test_the_served_steps_are_the_pipelines() -> None:
     """The API decides a run is complete by its last step: the same steps, in order."""
-    assert tuple(name for name, _ in STEPS) == RUN_STEPS
-    pytest.importorskip("pyspark")
-    from offerrank.spark.steps import SPARK_STEPS
-
-    assert tuple(name for name, _ in SPARK_STEPS) == RUN_STEPS
+    assert tuple(STEPS) == RUN_STEPS
 
 
 @pytest.mark.parametrize("case", ["missing store", "empty token", "port in use"])

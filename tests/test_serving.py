@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offerrank.config import Settings
+from offerrank.engines.duckdb.engine import DuckDBEngine
 from offerrank.errors import OfferrankError
-from offerrank.ranking.margin import ranking_key, unit_margin
+from offerrank.ranking.margin import ranking_key, unit_margins
 from offerrank.ranking.rank import rank_within_customer
 from offerrank.ranking.serving import (
     epsilon_inclusion,
@@ -123,14 +124,17 @@ def test_margin_ranking_changes_the_order_as_hand_computed() -> None:
 
 def test_unit_margin_is_net_of_the_discount() -> None:
     con = duckdb.connect()
-    con.execute("CREATE TABLE products (product_id INT, list_price DOUBLE, unit_cost DOUBLE)")
-    con.execute("INSERT INTO products VALUES (1, 10.0, 6.0), (2, 4.0, 3.9)")
+    con.execute(
+        "CREATE TABLE products (product_id INT, category TEXT, list_price DOUBLE, unit_cost DOUBLE)"
+    )
+    con.execute("INSERT INTO products VALUES (1, 'a', 10.0, 6.0), (2, 'b', 4.0, 3.9)")
     con.execute("CREATE TABLE offers (offer_id INT, product_id INT, discount_pct DOUBLE)")
     con.execute("INSERT INTO offers VALUES (7, 1, 0.25), (8, 2, 0.10)")
     # 10 * 0.75 - 6 = 1.5 ; 4 * 0.9 - 3.9 = -0.3 (sold below cost)
-    np.testing.assert_allclose(unit_margin(con, np.array([8, 7, 7])), [-0.3, 1.5, 1.5])
+    engine = DuckDBEngine(Settings(), con)
+    np.testing.assert_allclose(unit_margins(engine, np.array([8, 7, 7])), [-0.3, 1.5, 1.5])
     with pytest.raises(OfferrankError, match="unit margin unknown"):
-        unit_margin(con, np.array([9]))
+        unit_margins(engine, np.array([9]))
 
 
 def test_migration_v3_adds_a_nullable_propensity(tmp_path) -> None:  # noqa: ANN001

@@ -1,5 +1,6 @@
-"""Spark parity: on the tiny world, the Spark engine gives DuckDB's labels, features,
-candidates and top K, from the same SQL files transpiled by sqlglot."""
+"""Spark parity: on the tiny world, the Spark engine answers every operation of the engine
+interface as the DuckDB engine does (labels, facts, features, candidates, scores, offer
+attributes), from the same SQL files transpiled by sqlglot."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from engines import duckdb_engine
 from offerrank.config import Settings
-from offerrank.features.compute import FEATURE_COLUMNS
-from offerrank.features.engine import open_engine
-from offerrank.ranking.candidates import generate_candidates
-from offerrank.ranking.rank import rank_within_customer, score_pairs, top_k
+from offerrank.engines.base import Engine, Window
+from offerrank.features.registry import FEATURE_COLUMNS, constant_dates
+from offerrank.ranking.candidates import retrieval_query
+from offerrank.ranking.rank import rank_within_customer, top_k
 from offerrank.training.dataset import build_training_data
 
 pytestmark = pytest.mark.spark
@@ -27,7 +29,7 @@ if shutil.which("java") is None:
 
 @pytest.fixture(scope="module")
 def spark():
-    from offerrank.spark.session import get_spark
+    from offerrank.engines.spark.session import get_spark
 
     session = get_spark()
     yield session
@@ -35,27 +37,27 @@ def spark():
 
 
 @pytest.fixture(scope="module")
-def engines(spark, tiny_world: Path):
-    """The tiny world on both engines: DuckDB in memory, Spark temp views from the store."""
-    from offerrank.spark.tables import build_labels, load_store
-
-    con = open_engine(tiny_world)
-    load_store(spark, tiny_world)
-    build_labels(spark, 7)
-    yield con, spark
-    con.close()
+def tiny_settings(tiny_world: Path) -> Settings:
+    return Settings(db_path=tiny_world, history_cache=False)
 
 
 @pytest.fixture(scope="module")
-def tiny_settings(tiny_world: Path) -> Settings:
-    return Settings(db_path=tiny_world)
+def engines(spark, tiny_world: Path, tiny_settings: Settings):
+    """The tiny world on both engines, each loaded whole through the engine interface."""
+    from offerrank.engines.spark.engine import SparkEngine
+
+    duck = duckdb_engine(tiny_world)
+    ours = SparkEngine(tiny_settings.model_copy(update={"engine": "spark"}), spark)
+    ours.load()
+    yield duck, ours
+    duck.close()
 
 
-def assert_same_features(duck: pa.Table, spark: pa.Table) -> None:
+def assert_same_features(duck: pa.Table, spark: pa.Table, columns=FEATURE_COLUMNS) -> None:
     assert duck.schema == spark.schema
     for name in ("customer_id", "offer_id", "as_of"):
         assert duck.column(name).equals(spark.column(name)), name
-    for name in FEATURE_COLUMNS:
+    for name in columns:
         np.testing.assert_allclose(
             spark.column(name).to_numpy(),
             duck.column(name).to_numpy(),
@@ -65,80 +67,104 @@ def assert_same_features(duck: pa.Table, spark: pa.Table) -> None:
         )
 
 
-def test_labels_are_identical(engines) -> None:
-    con, spark = engines
-    duck = con.sql("SELECT impression_id, label FROM impression_labels ORDER BY 1").fetchnumpy()
-    rows = spark.sql("SELECT impression_id, label FROM impression_labels ORDER BY 1").toArrow()
-    assert rows.num_rows == len(duck["label"]) > 0
-    np.testing.assert_array_equal(rows.column("impression_id").to_numpy(), duck["impression_id"])
-    np.testing.assert_array_equal(rows.column("label").to_numpy(), duck["label"])
-    assert duck["label"].sum() > 0
+def test_labels_and_facts_are_identical(engines) -> None:
+    duck, ours = engines
+    window = Window(date(2025, 1, 1), date(2027, 1, 1))
+    a, b = duck.labelled_impressions(window), ours.labelled_impressions(window)
+    assert a.num_rows > 0 and pa.compute.sum(a.column("label")).as_py() > 0
+    assert a.equals(b)
+    assert duck.facts(RUN_DATE) == ours.facts(RUN_DATE)
+    np.testing.assert_array_equal(duck.active_offers(RUN_DATE), ours.active_offers(RUN_DATE))
 
 
 def test_training_set_is_identical(engines, tiny_settings: Settings) -> None:
-    from offerrank.spark.training import spark_training_data
-
-    con, spark = engines
-    duck = build_training_data(con, RUN_DATE, tiny_settings)
-    ours = spark_training_data(spark, RUN_DATE, tiny_settings)
-    assert ours.kept_negative_rate == duck.kept_negative_rate
-    for a, b in ((duck.train, ours.train), (duck.validation, ours.validation)):
-        assert a.keys.equals(b.keys)
-        np.testing.assert_array_equal(a.y, b.y)
-        np.testing.assert_allclose(b.X, a.X, rtol=0, atol=1e-9)
-    assert duck.train.positives > 0 and duck.validation.n > 0
+    duck, ours = engines
+    a = build_training_data(duck, RUN_DATE, tiny_settings)
+    b = build_training_data(ours, RUN_DATE, tiny_settings)
+    assert b.kept_negative_rate == a.kept_negative_rate
+    for x, y in ((a.train, b.train), (a.validation, b.validation)):
+        assert x.keys.equals(y.keys)
+        np.testing.assert_array_equal(x.y, y.y)
+        np.testing.assert_allclose(y.X, x.X, rtol=0, atol=1e-9)
+    assert a.train.positives > 0 and a.validation.n > 0
 
 
 def test_candidates_are_identical(engines, tiny_settings: Settings) -> None:
-    from offerrank.spark.candidates import spark_candidates
-
-    con, spark = engines
-    duck = generate_candidates(con, RUN_DATE, tiny_settings)
-    ours = spark_candidates(spark, RUN_DATE, tiny_settings).toArrow()
-    assert duck.num_rows > 0
-    assert ours.cast(duck.schema).equals(duck)
+    duck, ours = engines
+    query = retrieval_query(RUN_DATE, tiny_settings)
+    everyone = duck.con.sql("SELECT customer_id FROM customers").to_arrow_table()
+    a, b = duck.candidates(query, everyone), ours.candidates(query, everyone)
+    assert a.num_rows > 0
+    assert b.cast(a.schema).equals(a)
+    pool_a, pool_b = duck.candidate_pool(query), ours.candidate_pool(query)
+    assert (
+        (pool_a.pairs, pool_a.customers)
+        == (pool_b.pairs, pool_b.customers)
+        == (
+            a.num_rows,
+            len(pa.compute.unique(a.column("customer_id"))),
+        )
+    )
 
 
 def test_scoring_features_scores_and_top_k_are_identical(engines, tiny_settings: Settings) -> None:
-    from offerrank.spark.features import number_pairs, spark_features, typed_features
-    from offerrank.spark.scoring import SCORE_COLUMN, score_frame
     from offerrank.training.train import train_models
 
-    con, spark = engines
-    model = train_models(con, RUN_DATE, tiny_settings).model
-    cands = generate_candidates(con, RUN_DATE, tiny_settings)
-    duck = score_pairs(con, cands, RUN_DATE, model, tiny_settings)
-    query = spark.createDataFrame(cands.select(["customer_id", "offer_id"])).selectExpr(
-        "customer_id", "offer_id", "DATE'2026-02-16' AS as_of"
-    )
-    feats = spark_features(spark, number_pairs(query))
-    table = score_frame(feats, model).orderBy("customer_id", "offer_id").toArrow()
-    assert_same_features(duck.features, typed_features(table))
-    scores = table.column(SCORE_COLUMN).to_numpy()
-    np.testing.assert_allclose(scores, duck.scores, rtol=0, atol=1e-12)
-    ids = [duck.features.column(c).to_numpy() for c in ("customer_id", "offer_id")]
+    duck, ours = engines
+    model = train_models(duck, RUN_DATE, tiny_settings).model
+    query = retrieval_query(RUN_DATE, tiny_settings)
+    a = duck.score(duck.candidate_pool(query), model)
+    b = ours.score(ours.candidate_pool(query), model)
+    assert a.features.num_rows > 0
+    assert_same_features(a.features, b.features)
+    np.testing.assert_allclose(b.scores, a.scores, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(b.X, a.X, rtol=0, atol=1e-9)
+    ids = [a.features.column(c).to_numpy() for c in ("customer_id", "offer_id")]
     k = tiny_settings.top_k
     assert (
-        top_k(*ids, scores, k)
+        top_k(*ids, b.scores, k)
         .select(["customer_id", "offer_id", "rank"])
-        .equals(top_k(*ids, duck.scores, k).select(["customer_id", "offer_id", "rank"]))
+        .equals(top_k(*ids, a.scores, k).select(["customer_id", "offer_id", "rank"]))
     )
     np.testing.assert_array_equal(
-        rank_within_customer(*ids, scores), rank_within_customer(*ids, duck.scores)
+        rank_within_customer(*ids, b.scores), rank_within_customer(*ids, a.scores)
     )
 
 
-def test_the_spark_engine_runs_the_same_named_steps() -> None:
-    from offerrank.pipeline.daily import STEPS, steps_for
+def test_an_extra_feature_is_one_sql_file_and_runs_on_both_engines(
+    engines, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A throwaway feature in a temporary package of SQL, registered in one line: both
+    engines compute it, equally, with no engine code of its own."""
+    from feature_package import extra_feature_set, write_package
 
-    spark_steps = steps_for(Settings(engine="spark"))
-    assert [name for name, _ in spark_steps] == [name for name, _ in STEPS]
-    assert steps_for(Settings()) is STEPS
-    assert spark_steps[0][1].__module__ == "offerrank.spark.steps"
+    write_package(tmp_path, monkeypatch)
+    features = extra_feature_set()
+    duck, ours = engines
+    rows = pa.table(
+        {
+            "customer_id": pa.array([1, 2, 3, 1, 999_999], pa.int64()),
+            "offer_id": duck.active_offers(RUN_DATE)[:5],
+            "as_of": constant_dates(RUN_DATE, 5),
+        }
+    )
+    a, b = duck.features(rows, features), ours.features(rows, features)
+    assert a.column_names[-1] == "offers_seen_before"
+    assert_same_features(a, b, features.columns)
+    assert a.column("offers_seen_before").to_pylist()[-1] == 0.0  # an unknown customer
+
+
+def test_the_registry_opens_each_engine_by_name(tiny_settings: Settings) -> None:
+    from offerrank.engines.registry import REGISTRY, open_engine
+
+    for name in REGISTRY:
+        engine: Engine = open_engine(tiny_settings.model_copy(update={"engine": name}))
+        assert engine.name == name
+        engine.close()
 
 
 def test_a_local_driver_gets_half_the_machine_and_spark_submit_decides_its_own() -> None:
-    from offerrank.spark.session import session_conf
+    from offerrank.engines.spark.session import session_conf
 
     local = session_conf("local[2]")["spark.driver.memory"]
     assert local.endswith("g") and int(local[:-1]) >= 4
@@ -146,15 +172,15 @@ def test_a_local_driver_gets_half_the_machine_and_spark_submit_decides_its_own()
     assert session_conf("local[2]", {"spark.driver.memory": "2g"})["spark.driver.memory"] == "2g"
 
 
-def test_unit_margins_are_identical_and_an_unknown_offer_is_refused(engines) -> None:
+def test_offer_facts_are_identical_and_an_unknown_offer_is_refused(engines) -> None:
     from offerrank.errors import OfferrankError
-    from offerrank.ranking.margin import unit_margin
-    from offerrank.spark.steps import unit_margins
+    from offerrank.ranking.margin import unit_margins
 
-    con, _ = engines
-    ids = con.sql("SELECT offer_id FROM offers ORDER BY offer_id DESC").fetchnumpy()["offer_id"]
-    ids = np.concatenate([ids, ids[:3]])  # repeated ids keep their positions
-    np.testing.assert_array_equal(unit_margins(ids), unit_margin(con, ids))
-    for margins in (unit_margins, lambda x: unit_margin(con, x)):
+    duck, ours = engines
+    ids = duck.con.sql("SELECT offer_id FROM offers ORDER BY offer_id DESC").fetchnumpy()
+    ids = np.concatenate([ids["offer_id"], ids["offer_id"][:3]])  # repeats keep their place
+    assert duck.offer_facts(ids).equals(ours.offer_facts(ids))
+    np.testing.assert_array_equal(unit_margins(ours, ids), unit_margins(duck, ids))
+    for engine in (duck, ours):
         with pytest.raises(OfferrankError, match=r"unit margin unknown for offers \[999999\]"):
-            margins(np.array([ids[0], 999_999]))
+            unit_margins(engine, np.array([ids[0], 999_999]))

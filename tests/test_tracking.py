@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from offerrank.config import Settings
-from offerrank.features.compute import FEATURE_COLUMNS
-from offerrank.features.engine import open_engine
+from offerrank.engines.registry import open_engine
+from offerrank.features.registry import FEATURE_COLUMNS
 from offerrank.pipeline.daily import run_daily
 from offerrank.store.db import connect
-from offerrank.training.models import fit_logistic, predict_proba
+from offerrank.training.models import fit_lightgbm, fit_logistic, predict_proba
 from offerrank.training.registry import load_active
 from offerrank.training.train import TrainResult, model_version, train_models
 
@@ -23,6 +23,7 @@ mlflow = pytest.importorskip("mlflow")
 from offerrank.tracking.mlflow_tracking import (  # noqa: E402
     TrackingError,
     champion,
+    follow_activation,
     log_training,
     set_champion,
     track_training,
@@ -33,14 +34,16 @@ DAY = date(2026, 2, 16)
 
 @pytest.fixture(scope="module")
 def trained(tiny_world: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
-    """One real training on the tiny world (LightGBM wins there)."""
+    """One real training on the tiny world."""
     db = tmp_path_factory.mktemp("trained") / "metro.db"
     shutil.copy(tiny_world, db)
-    con = open_engine(db)
+    settings = Settings(db_path=db, history_cache=False)
+    engine = open_engine(settings)
     try:
-        return train_models(con, DAY, Settings(db_path=db))
+        engine.load()
+        return train_models(engine, DAY, settings)
     finally:
-        con.close()
+        engine.close()
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +63,22 @@ def tracked(empty_tracking_db: Path, tmp_path: Path) -> Settings:
     )
 
 
-def as_lr(result: TrainResult) -> TrainResult:
-    """The same training with the logistic regression as the chosen model."""
-    lr = fit_logistic(result.data.train.X, result.data.train.y, seed=42)
-    lr.log_odds_shift = result.model.log_odds_shift
-    return dataclasses.replace(result, model=lr, version=model_version(DAY, lr.kind))
+def with_model(result: TrainResult, kind: str) -> TrainResult:
+    """The same training with the model of `kind` as the chosen one."""
+    if result.model.kind == kind:
+        return result
+    X, y = result.data.train.X, result.data.train.y
+    model = (
+        fit_logistic(X, y, seed=42) if kind == "logistic_regression" else fit_lightgbm(X, y, 42)[0]
+    )
+    model.log_odds_shift = result.model.log_odds_shift
+    return dataclasses.replace(result, model=model, version=model_version(DAY, kind))
 
 
 def test_a_training_is_logged_registered_and_champion(
     trained: TrainResult, tracked: Settings, tmp_path: Path
 ) -> None:
-    s = tracked
+    s, trained = tracked, with_model(trained, "lightgbm")
     notes = track_training(s, trained, DAY, "scheduled", trained.version)
     assert notes == [
         f"mlflow: logged {trained.version} as offerrank-ranker version 1; champion:"
@@ -98,7 +106,7 @@ def test_a_training_is_logged_registered_and_champion(
 
 def test_set_champion_moves_the_alias_for_a_rollback(trained: TrainResult, tracked: Settings):
     s = tracked
-    lr = as_lr(trained)
+    trained, lr = with_model(trained, "lightgbm"), with_model(trained, "logistic_regression")
     assert log_training(s, trained, DAY, "scheduled") == "1"
     assert log_training(s, lr, DAY, "drift") == "2"
     assert set_champion(s, lr.version) == "2" and champion(s) == lr.version
@@ -109,6 +117,10 @@ def test_set_champion_moves_the_alias_for_a_rollback(trained: TrainResult, track
     assert set_champion(s, trained.version) == "1" and champion(s) == trained.version
     with pytest.raises(TrackingError, match="never logged"):
         set_champion(s, "2020-01-01-lgbm")
+    # `offerrank models activate` moves it too, and never fails for it.
+    assert follow_activation(s, lr.version) == "mlflow: champion is now offerrank-ranker version 2"
+    assert champion(s) == lr.version and follow_activation(Settings(), lr.version) is None
+    assert follow_activation(s, "2020-01-01-lgbm").startswith("warning: MLflow alias champion")
 
 
 def test_tracking_off_by_default_and_a_failure_is_only_a_note(trained: TrainResult, tmp_path):

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engines import duckdb_engine
 from offerrank.config import Settings
-from offerrank.features.engine import open_engine
 from offerrank.store.db import connect
 from offerrank.store.migrations import migrate
 from offerrank.training.dataset import (
@@ -48,8 +48,9 @@ def test_split_uses_only_mature_days_and_validation_comes_last(
 def test_training_rows_are_mature_and_match_the_window(world_db: Path) -> None:
     s = Settings(db_path=world_db)
     run_date = date(2026, 2, 16)
-    con = open_engine(world_db)
-    data = build_training_data(con, run_date, s)
+    engine = duckdb_engine(world_db)
+    con = engine.con
+    data = build_training_data(engine, run_date, s)
     split = data.split
     for part, window in ((data.train, split.train), (data.validation, split.validation)):
         days = part.keys.column("as_of").to_pylist()
@@ -74,8 +75,9 @@ def test_training_rows_are_mature_and_match_the_window(world_db: Path) -> None:
 
 def test_downsampling_is_seeded_and_keeps_every_positive() -> None:
     y = (np.arange(10_000) % 100 == 0).astype(np.int8)
-    m1, rate = downsample_negatives(y, 5.0, seed=1)
-    m2, _ = downsample_negatives(y, 5.0, seed=1)
+    ids = np.arange(10_000) + 1
+    m1, rate = downsample_negatives(y, ids, 5.0, seed=1)
+    m2, _ = downsample_negatives(y, ids, 5.0, seed=1)
     assert np.array_equal(m1, m2)
     assert m1[y == 1].all()
     assert (m1 & (y == 0)).sum() == 500
@@ -88,7 +90,7 @@ def test_log_odds_shift_undoes_negative_downsampling() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200_000, 1))
     y = (rng.random(200_000) < sigmoid(-4.8 + 0.8 * x[:, 0])).astype(np.int8)
-    mask, rate = downsample_negatives(y, 10.0, seed=0)
+    mask, rate = downsample_negatives(y, np.arange(y.size), 10.0, seed=0)
     model = fit_logistic(x[mask], y[mask], seed=0)
     model.log_odds_shift = math.log(rate)
     assert predict_proba(model, x).mean() == pytest.approx(y.mean(), rel=0.1)

@@ -22,6 +22,8 @@ else:  # pragma: no cover
 DEFAULT_DB = Path("data/metro.db")
 DB_ENV = "OFFERRANK_DB"
 CONFIG_ENV = "OFFERRANK_CONFIG"
+# The compute engines a run can use (`engines.registry` maps each to its implementation).
+ENGINE_NAMES: tuple[str, ...] = ("duckdb", "spark")
 
 
 class Settings(BaseModel):
@@ -48,6 +50,12 @@ class Settings(BaseModel):
     negative_ratio: float = Field(20.0, gt=0, description="negatives kept per positive")
     retrain_weekday: int = Field(0, ge=0, le=6, description="0 = Monday")
     seed: int = 42
+    promotion_tolerance: float = Field(
+        0.005,
+        ge=0,
+        description="a retrained model is refused when its validation AUC is below the"
+        " active model's on the same impressions by more than this",
+    )
 
     # candidates and ranking
     top_k: int = Field(10, ge=1)
@@ -102,8 +110,8 @@ class Settings(BaseModel):
     @field_validator("engine")
     @classmethod
     def _known_engine(cls, v: str) -> str:
-        if v not in {"duckdb", "spark"}:
-            raise ValueError(f"engine must be 'duckdb' or 'spark', not {v!r}")
+        if v not in ENGINE_NAMES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINE_NAMES)}, not {v!r}")
         return v
 
     @field_validator("rank_by")

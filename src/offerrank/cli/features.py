@@ -9,11 +9,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from offerrank.config import Settings
+from offerrank.engines.registry import open_engine
 from offerrank.errors import OfferrankError
-from offerrank.features.compute import FEATURE_COLUMNS, compute_features
-from offerrank.features.engine import open_engine
-from offerrank.ranking.candidates import generate_candidates
-from offerrank.ranking.rank import constant_dates
+from offerrank.features.registry import FEATURE_COLUMNS, constant_dates
+from offerrank.ranking.candidates import retrieval_query
+from offerrank.store.db import query_arrow
 
 
 def read_pairs(path: Path) -> pa.Table:
@@ -34,21 +34,20 @@ def read_pairs(path: Path) -> pa.Table:
 
 def write_features(settings: Settings, as_of: date, pairs_csv: Path | None, out: Path) -> int:
     """Compute features for the pairs (or every candidate of `as_of`) and write them as CSV."""
-    con = open_engine(settings.db_path)
+    engine = open_engine(settings)
     try:
+        engine.load()
         if pairs_csv is not None:
             pairs = read_pairs(pairs_csv)
         else:
-            pairs = generate_candidates(con, as_of, settings).select(["customer_id", "offer_id"])
-        query = pairs.append_column("as_of", constant_dates(as_of, pairs.num_rows))
-        feats = compute_features(
-            con,
-            query,
-            lookback_days=settings.lookback_days,
-            label_window_days=settings.label_window_days,
+            everyone = query_arrow(settings.db_path, "SELECT customer_id FROM customers")
+            pairs = engine.candidates(retrieval_query(as_of, settings), everyone)
+        query = pairs.select(["customer_id", "offer_id"]).append_column(
+            "as_of", constant_dates(as_of, pairs.num_rows)
         )
+        feats = engine.features(query)
     finally:
-        con.close()
+        engine.close()
     table = feats.select(["customer_id", "offer_id", *FEATURE_COLUMNS])
     out.parent.mkdir(parents=True, exist_ok=True)
     pacsv.write_csv(table, out)

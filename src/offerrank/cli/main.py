@@ -94,7 +94,7 @@ def run_app(argv: list[str] | None = None) -> None:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
-    from offerrank.cli import commands, delivery, inspect, simulate  # noqa: F401
+    from offerrank.cli import commands, delivery, inspect, models, simulate  # noqa: F401
 
 
 _register()

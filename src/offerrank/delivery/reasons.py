@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from offerrank.delivery.offers import OfferDetails, percent
-from offerrank.features.compute import FEATURE_COLUMNS
+from offerrank.features.registry import FEATURE_COLUMNS
 
 MAX_REASONS = 3
 FALLBACK = "discount"

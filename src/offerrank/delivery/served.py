@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import numpy as np
@@ -11,9 +12,9 @@ import pyarrow.compute as pc
 from offerrank.delivery.attribution import served_contributions
 from offerrank.delivery.offers import offer_details
 from offerrank.delivery.reasons import REASON_COLUMNS, choose_reasons
+from offerrank.engines.base import Scored
 from offerrank.errors import RunError
-from offerrank.pipeline.context import RunContext
-from offerrank.ranking.rank import feature_matrix
+from offerrank.training.models import Ranker
 
 KEYS = ("customer_id", "offer_id")
 
@@ -52,21 +53,22 @@ def served_rows(
     return np.asarray(rows.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def add_reasons(ctx: RunContext, feats: pa.Table, recs: pa.Table) -> pa.Table:
-    """`recs` (the served rows) with their `reason_codes`; the time taken is the run metric
-    `duration_reasons_s`."""
-    assert ctx.model is not None
+def reason_codes(
+    store: sqlite3.Connection,
+    model: Ranker,
+    scored: Scored,
+    served: pa.Table,
+    ranks: np.ndarray | None = None,
+    top_k: int = 0,
+) -> tuple[pa.Array, float]:
+    """The `reason_codes` column of the served rows (`served`, in its order) and the
+    seconds it took (the run metric `duration_reasons_s`)."""
     t0 = time.perf_counter()
-    rows = served_rows(feats, recs, ctx.ranks, ctx.settings.top_k)
-    if ctx.scoring_matrix is not None:
-        X = ctx.scoring_matrix[rows]
-    else:
-        X = feature_matrix(feats.take(pa.array(rows)))
-    contrib = served_contributions(ctx.model.model, X, REASON_COLUMNS)
-    offers = recs.column("offer_id").to_numpy()
-    details = offer_details(ctx.store, np.unique(offers).tolist())
+    rows = served_rows(scored.features, served, ranks, top_k)
+    X = scored.X[rows]
+    contrib = served_contributions(model, X, REASON_COLUMNS)
+    offers = served.column("offer_id").to_numpy()
+    details = offer_details(store, np.unique(offers).tolist())
     targeted_ids = [o for o, d in details.items() if d.target_business_type is not None]
     chosen = choose_reasons(contrib, X[:, REASON_COLUMNS], np.isin(offers, targeted_ids))
-    out = recs.append_column("reason_codes", chosen.as_json())
-    ctx.put_metrics({"duration_reasons_s": time.perf_counter() - t0})
-    return out
+    return chosen.as_json(), time.perf_counter() - t0

@@ -12,13 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from offerrank.monitoring.metrics import (
-    auc,
-    calibration_table,
-    margin_lift_curve,
-    precision_recall_curve_at_k,
-    roc_curve_points,
-)
+from offerrank.monitoring.metrics_probability import calibration_table, roc_curve_points
+from offerrank.monitoring.metrics_rank import auc, margin_lift_curve, precision_recall_curve_at_k
 
 
 def _floats(values: Any) -> list[float | None]:

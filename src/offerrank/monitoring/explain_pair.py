@@ -18,11 +18,10 @@ import pyarrow as pa
 from offerrank.config import Settings
 from offerrank.delivery.offers import OfferDetails, offer_details
 from offerrank.delivery.reasons import parse_codes, reason_texts
+from offerrank.engines.registry import open_engine
 from offerrank.errors import OfferrankError
-from offerrank.features.compute import FEATURE_COLUMNS, compute_features
-from offerrank.features.engine import open_engine
+from offerrank.features.registry import FEATURE_COLUMNS, feature_matrix
 from offerrank.monitoring.explain import UNITS, contributions, method_of
-from offerrank.ranking.rank import feature_matrix
 from offerrank.store.db import connect
 from offerrank.store.migrations import migrate
 from offerrank.training.models import sigmoid
@@ -97,15 +96,10 @@ def _computed(
 ) -> list[PairVector]:
     """Features as of the run date and contributions for (customer, offer) pairs."""
     since = run_date - timedelta(days=settings.lookback_days + 1)
-    con = open_engine(settings.db_path, since=since, label_window_days=settings.label_window_days)
+    engine = open_engine(settings)
     try:
-        active = {
-            r[0]
-            for r in con.sql(
-                "SELECT offer_id FROM offers WHERE start_date <= ? AND end_date >= ?",
-                params=[run_date, run_date],
-            ).fetchall()
-        }
+        engine.load(since=since)
+        active = set(engine.active_offers(run_date).tolist())
         missing = [o for o in offers if o not in active]
         if missing:
             raise OfferrankError(f"offer {missing[0]} is not active on {run_date}")
@@ -116,14 +110,9 @@ def _computed(
                 "as_of": pa.array([run_date] * len(offers), pa.date32()),
             }
         )
-        feats = compute_features(
-            con,
-            pairs,
-            lookback_days=settings.lookback_days,
-            label_window_days=settings.label_window_days,
-        )
+        feats = engine.features(pairs)
     finally:
-        con.close()
+        engine.close()
     X = feature_matrix(feats)
     c = contributions(model.model, X)
     return [

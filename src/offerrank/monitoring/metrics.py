@@ -15,11 +15,10 @@ exactly the precision, recall and margin of a random ranking, and margin lift 1.
 
 A metric that is undefined on the data (no positives, a single class) is `None`.
 
-This module is the public face: `evaluate` and every metric function, importable from
-here. The work is split by kind: `metrics_base` (inputs, runs of tied scores),
-`metrics_rank` (AUC, @k, lift, curves), `metrics_lists` (coverage, diversity),
-`metrics_probability` (Brier, ROC points, calibration) and `metrics_bootstrap`
-(confidence intervals).
+This module holds `evaluate`, every figure at once. The metrics themselves live by kind:
+`metrics_base` (inputs, runs of tied scores), `metrics_rank` (AUC, @k, lift, curves),
+`metrics_lists` (coverage, diversity), `metrics_probability` (Brier, ROC points,
+calibration) and `metrics_bootstrap` (confidence intervals); import them from there.
 """
 
 from __future__ import annotations
@@ -27,38 +26,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from offerrank.monitoring.metrics_base import _codes, _runs, _vector
-from offerrank.monitoring.metrics_bootstrap import _customer_bootstrap, _percentiles, bootstrap_ci
-from offerrank.monitoring.metrics_lists import coverage, diversity
-from offerrank.monitoring.metrics_probability import brier, calibration_table, roc_curve_points
+from offerrank.monitoring.metrics_base import as_vector, customer_codes, score_runs
+from offerrank.monitoring.metrics_bootstrap import customer_bootstrap, percentile_interval
+from offerrank.monitoring.metrics_probability import brier
 from offerrank.monitoring.metrics_rank import (
-    _group_aucs,
-    _lift,
-    _precision_recall,
-    _top_k,
-    auc,
-    margin_lift_at_k,
-    margin_lift_curve,
+    group_aucs,
+    lift_of,
     mean_per_group_auc,
-    precision_recall_at_k,
-    precision_recall_curve_at_k,
+    precision_recall_of,
+    top_k_hits,
 )
-
-__all__ = [
-    "auc",
-    "bootstrap_ci",
-    "brier",
-    "calibration_table",
-    "coverage",
-    "diversity",
-    "evaluate",
-    "margin_lift_at_k",
-    "margin_lift_curve",
-    "mean_per_group_auc",
-    "precision_recall_at_k",
-    "precision_recall_curve_at_k",
-    "roc_curve_points",
-]
 
 _EVAL_COLUMNS = ("customer_id", "offer_id", "score", "label", "margin")
 
@@ -79,29 +56,29 @@ def evaluate(
     missing = [c for c in _EVAL_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"evaluate: missing columns {missing}")
-    y, s, margin = (_vector(frame[c]) for c in ("label", "score", "margin"))
+    y, s, margin = (as_vector(frame[c]) for c in ("label", "score", "margin"))
     out = {"k": float(k), "n_impressions": float(y.size), "n_positives": float(y.sum())}
     if y.size == 0:
         return out
     out["positive_rate"] = float(y.mean())
-    codes, n_customers = _codes(frame["customer_id"])
-    pooled = _runs(np.zeros(y.size, dtype=np.int64), 1, s)
-    t = _top_k(_runs(codes, n_customers, s), y, k, margin)
-    aucs, ok = _group_aucs(pooled, y)
-    pr = _precision_recall(t, k)
+    codes, n_customers = customer_codes(frame["customer_id"])
+    pooled = score_runs(np.zeros(y.size, dtype=np.int64), 1, s)
+    t = top_k_hits(score_runs(codes, n_customers, s), y, k, margin)
+    aucs, ok = group_aucs(pooled, y)
+    pr = precision_recall_of(t, k)
     point = {
         "auc": float(aucs[0]) if ok[0] else None,
         "mean_offer_auc": mean_per_group_auc(frame["offer_id"], y, s),
         "precision_at_k": None if pr is None else pr[0],
         "recall_at_k": None if pr is None else pr[1],
-        "margin_lift_at_k": _lift(t),
+        "margin_lift_at_k": lift_of(t),
         "brier": brier(y, s) if s.min() >= 0 and s.max() <= 1 else None,
     }
     out.update({name: v for name, v in point.items() if v is not None})
     if bootstrap > 0:
-        samples = _customer_bootstrap(codes, pooled, y, t, k, bootstrap, seed)
+        samples = customer_bootstrap(codes, pooled, y, t, k, bootstrap, seed)
         for name, stats in samples.items():
-            ci = _percentiles(stats, alpha) if name in out else None
+            ci = percentile_interval(stats, alpha) if name in out else None
             if ci is not None:
                 out[f"{name}_ci_low"], out[f"{name}_ci_high"] = ci
     return out

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 
-def _vector(x: Any) -> np.ndarray:
+def as_vector(x: Any) -> np.ndarray:
     """A finite float64 vector: a NaN score or label is a bug upstream, never a value."""
     a = np.asarray(x, dtype=np.float64).ravel()
     if not np.isfinite(a).all():
@@ -23,7 +23,7 @@ def _vector(x: Any) -> np.ndarray:
     return a
 
 
-def _codes(keys: Any) -> tuple[np.ndarray, int]:
+def customer_codes(keys: Any) -> tuple[np.ndarray, int]:
     """Dense codes 0..G-1 in sorted key order, so results never depend on row order."""
     codes, uniques = pd.factorize(np.asarray(keys).ravel(), sort=True)
     if (codes < 0).any():
@@ -32,7 +32,7 @@ def _codes(keys: Any) -> tuple[np.ndarray, int]:
 
 
 @dataclass(frozen=True)
-class _Runs:
+class ScoreRuns:
     """Impressions sorted by (group, score descending), cut into runs of tied scores.
 
     run_of_row[i] is the run of the i-th *sorted* row; order maps sorted rows back to the
@@ -48,7 +48,7 @@ class _Runs:
     n_groups: int
 
 
-def _runs(codes: np.ndarray, n_groups: int, scores: np.ndarray) -> _Runs:
+def score_runs(codes: np.ndarray, n_groups: int, scores: np.ndarray) -> ScoreRuns:
     order = np.lexsort((-scores, codes))
     g, s = codes[order], scores[order]
     n = g.size
@@ -59,7 +59,7 @@ def _runs(codes: np.ndarray, n_groups: int, scores: np.ndarray) -> _Runs:
     run_start = np.flatnonzero(new_run)
     group_start = np.flatnonzero(new_group)
     first_of_group = group_start[np.cumsum(new_group) - 1]
-    return _Runs(
+    return ScoreRuns(
         order=order,
         run_of_row=np.cumsum(new_run) - 1,
         group=g[run_start],
@@ -70,5 +70,5 @@ def _runs(codes: np.ndarray, n_groups: int, scores: np.ndarray) -> _Runs:
     )
 
 
-def _run_sum(runs: _Runs, values: np.ndarray) -> np.ndarray:
+def run_sum(runs: ScoreRuns, values: np.ndarray) -> np.ndarray:
     return np.bincount(runs.run_of_row, weights=values[runs.order], minlength=runs.size.size)

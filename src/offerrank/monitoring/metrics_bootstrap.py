@@ -1,6 +1,6 @@
 """Bootstrap confidence intervals, drawing rows or whole customers with replacement.
 
-`bootstrap_ci` works for any metric function; `_customer_bootstrap` is the fast path
+`bootstrap_ci` works for any metric function; `customer_bootstrap` is the fast path
 that `evaluate` uses for its four interval metrics, with the same draws.
 """
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from offerrank.monitoring.metrics_base import _codes, _Runs
-from offerrank.monitoring.metrics_rank import _TopK
+from offerrank.monitoring.metrics_base import ScoreRuns, as_vector, customer_codes, score_runs
+from offerrank.monitoring.metrics_rank import TopKHits
 
 
 def _cluster_rows(
@@ -24,7 +24,7 @@ def _cluster_rows(
     return order[offsets], np.repeat(np.arange(draw.size), sizes_d)
 
 
-def _percentiles(stats: list[float | None], alpha: float) -> tuple[float, float] | None:
+def percentile_interval(stats: list[float | None], alpha: float) -> tuple[float, float] | None:
     finite = [v for v in stats if v is not None and np.isfinite(v)]
     if not finite:
         return None
@@ -56,9 +56,9 @@ def bootstrap_ci(
         for _ in range(n):
             idx = rng.integers(0, m, m)
             stats.append(fn(*(a[idx] for a in cols)))
-        return _percentiles(stats, alpha)
+        return percentile_interval(stats, alpha)
     key = np.asarray(cluster)
-    codes, n_clusters = _codes(key)
+    codes, n_clusters = customer_codes(key)
     is_key = [a.shape == key.shape and np.array_equal(a, key) for a in cols]
     order = np.argsort(codes, kind="stable")
     sizes = np.bincount(codes, minlength=n_clusters)
@@ -66,13 +66,13 @@ def bootstrap_ci(
     for _ in range(n):
         rows, ids = _cluster_rows(order, starts, sizes, rng.integers(0, n_clusters, n_clusters))
         stats.append(fn(*(ids if k else a[rows] for a, k in zip(cols, is_key, strict=True))))
-    return _percentiles(stats, alpha)
+    return percentile_interval(stats, alpha)
 
 
 _CI_METRICS = ("auc", "precision_at_k", "recall_at_k", "margin_lift_at_k")
 
 
-def _weighted_auc(runs: _Runs, y_sorted: np.ndarray, row_weight: np.ndarray) -> float | None:
+def _weighted_auc(runs: ScoreRuns, y_sorted: np.ndarray, row_weight: np.ndarray) -> float | None:
     """Pooled AUC with integer row weights (a row drawn twice counts twice)."""
     pos = np.bincount(runs.run_of_row, weights=row_weight * y_sorted, minlength=runs.size.size)
     neg = np.bincount(runs.run_of_row, weights=row_weight, minlength=runs.size.size) - pos
@@ -87,8 +87,8 @@ def _ratio(num: float, den: float) -> float | None:
     return num / den if den > 0 else None
 
 
-def _customer_bootstrap(
-    codes: np.ndarray, pooled: _Runs, y: np.ndarray, t: _TopK, k: int, n: int, seed: int
+def customer_bootstrap(
+    codes: np.ndarray, pooled: ScoreRuns, y: np.ndarray, t: TopKHits, k: int, n: int, seed: int
 ) -> dict[str, list[float | None]]:
     """Resampled AUC, precision, recall and lift, drawing customers with replacement.
 
@@ -121,3 +121,38 @@ def _customer_bootstrap(
         out["recall_at_k"].append(_ratio(rec, counted))
         out["margin_lift_at_k"].append(_ratio(top, expected))
     return out
+
+
+def paired_auc_difference(
+    customers: Any,
+    labels: Any,
+    a: Any,
+    b: Any,
+    *,
+    n: int = 200,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> tuple[float, float | None, float | None] | None:
+    """AUC(a) - AUC(b) on the same impressions, with a paired bootstrap interval.
+
+    Both scores are judged on each resample of whole customers (drawn with replacement,
+    as `customer_bootstrap` draws them), so the interval reflects how much the
+    difference, not each AUC, varies. None when the labels have a single class; the
+    interval is None when `n` is 0.
+    """
+    y = as_vector(labels)
+    codes, n_customers = customer_codes(customers)
+    pooled = np.zeros(y.size, dtype=np.int64)
+    runs = [score_runs(pooled, 1, as_vector(s)) for s in (a, b)]
+    ones = np.ones(y.size)
+    point = [_weighted_auc(r, y[r.order], ones) for r in runs]
+    if point[0] is None or point[1] is None:
+        return None
+    rng = np.random.default_rng(seed)
+    diffs: list[float | None] = []
+    for _ in range(n):
+        w = np.bincount(rng.integers(0, n_customers, n_customers), minlength=n_customers)
+        pair = [_weighted_auc(r, y[r.order], w[codes[r.order]].astype(np.float64)) for r in runs]
+        diffs.append(None if pair[0] is None or pair[1] is None else pair[0] - pair[1])
+    ci = percentile_interval(diffs, alpha) if n else None
+    return point[0] - point[1], (ci[0] if ci else None), (ci[1] if ci else None)

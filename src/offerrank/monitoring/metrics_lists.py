@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from offerrank.monitoring.metrics_base import _codes
+from offerrank.monitoring.metrics_base import customer_codes
 
 
 def coverage(recommended_offer_ids: Any, active_offer_ids: Any) -> float | None:
@@ -28,8 +28,8 @@ def diversity(customers: Any, categories: Any) -> float | None:
     n_g are in category g, the same-category share is sum_g n_g (n_g - 1) / (n (n - 1)).
     Customers with fewer than 2 items are left out; None when no customer has 2.
     """
-    cust, n_customers = _codes(customers)
-    cat, n_categories = _codes(categories)
+    cust, n_customers = customer_codes(customers)
+    cat, n_categories = customer_codes(categories)
     if cat.size != cust.size:
         raise ValueError("customers and categories must have the same length")
     pairs, counts = np.unique(cust * max(n_categories, 1) + cat, return_counts=True)

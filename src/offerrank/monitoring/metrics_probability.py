@@ -7,12 +7,12 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from offerrank.monitoring.metrics_base import _vector
+from offerrank.monitoring.metrics_base import as_vector
 
 
 def brier(labels: Any, probs: Any) -> float:
     """Brier score: mean squared difference between predicted probability and label."""
-    y, p = _vector(labels), _vector(probs)
+    y, p = as_vector(labels), as_vector(probs)
     if y.size == 0:
         raise ValueError("brier needs at least one impression")
     return float(np.mean((p - y) ** 2))
@@ -26,7 +26,7 @@ def roc_curve_points(
     Thinned by keeping evenly spaced points of sklearn's curve, always including (0, 0)
     and (1, 1). None when only one class is present.
     """
-    y, s = _vector(labels), _vector(scores)
+    y, s = as_vector(labels), as_vector(scores)
     if y.size == 0 or y.min() == y.max():
         return None
     fpr, tpr, _ = roc_curve(y, s)
@@ -42,7 +42,7 @@ def calibration_table(labels: Any, probs: Any, bins: int = 10) -> list[dict[str,
     Bin edges are the quantiles of `probs` at 0, 1/bins, ..., 1 (deduplicated); each row
     has lower, upper, count, mean_predicted and observed_rate (share of positives).
     """
-    y, p = _vector(labels), _vector(probs)
+    y, p = as_vector(labels), as_vector(probs)
     if p.size == 0:
         return []
     edges = np.unique(np.quantile(p, np.linspace(0.0, 1.0, bins + 1)))

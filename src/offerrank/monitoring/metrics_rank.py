@@ -15,12 +15,18 @@ from typing import Any
 
 import numpy as np
 
-from offerrank.monitoring.metrics_base import _codes, _run_sum, _Runs, _runs, _vector
+from offerrank.monitoring.metrics_base import (
+    ScoreRuns,
+    as_vector,
+    customer_codes,
+    run_sum,
+    score_runs,
+)
 
 
-def _group_aucs(runs: _Runs, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def group_aucs(runs: ScoreRuns, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-group Mann-Whitney AUC (ties count 1/2) and a mask of groups with both classes."""
-    pos_run = _run_sum(runs, labels)
+    pos_run = run_sum(runs, labels)
     # Ascending mid-rank of every row of a run: rows strictly below it, plus (size + 1) / 2.
     below = runs.group_size[runs.group] - runs.offset - runs.size
     rank_sum = np.bincount(
@@ -39,8 +45,8 @@ def auc(labels: Any, scores: Any) -> float | None:
 
     Equal to sklearn's `roc_auc_score`; None when only one class is present.
     """
-    y, s = _vector(labels), _vector(scores)
-    aucs, ok = _group_aucs(_runs(np.zeros(y.size, dtype=np.int64), 1, s), y)
+    y, s = as_vector(labels), as_vector(scores)
+    aucs, ok = group_aucs(score_runs(np.zeros(y.size, dtype=np.int64), 1, s), y)
     return float(aucs[0]) if ok[0] else None
 
 
@@ -51,13 +57,13 @@ def mean_per_group_auc(groups: Any, labels: Any, scores: Any) -> float | None:
     pooled AUC can hide behind between-offer differences in redemption rate. None when
     no group has both classes.
     """
-    codes, n_groups = _codes(groups)
-    aucs, ok = _group_aucs(_runs(codes, n_groups, _vector(scores)), _vector(labels))
+    codes, n_groups = customer_codes(groups)
+    aucs, ok = group_aucs(score_runs(codes, n_groups, as_vector(scores)), as_vector(labels))
     return float(aucs[ok].mean()) if ok.any() else None
 
 
 @dataclass(frozen=True)
-class _TopK:
+class TopKHits:
     """Per-customer figures of the top-k of each customer's impressions."""
 
     hits: np.ndarray  # expected positives in the top k
@@ -66,33 +72,33 @@ class _TopK:
     margin_expected: np.ndarray  # the same under a random order: min(k, n)/n * total
 
 
-def _top_k(runs: _Runs, labels: np.ndarray, k: int, margin: np.ndarray | None) -> _TopK:
+def top_k_hits(runs: ScoreRuns, labels: np.ndarray, k: int, margin: np.ndarray | None) -> TopKHits:
     if k < 1:
         raise ValueError(f"k must be >= 1, not {k}")
     take = np.clip(k - runs.offset, 0, runs.size) / runs.size
-    pos_run = _run_sum(runs, labels)
+    pos_run = run_sum(runs, labels)
     m = runs.n_groups
     positives = np.bincount(runs.group, weights=pos_run, minlength=m)
     hits = np.bincount(runs.group, weights=pos_run * take, minlength=m)
     if margin is None:
-        return _TopK(hits, positives, np.zeros(m), np.zeros(m))
-    gain_run = _run_sum(runs, labels * margin)
+        return TopKHits(hits, positives, np.zeros(m), np.zeros(m))
+    gain_run = run_sum(runs, labels * margin)
     gain = np.bincount(runs.group, weights=gain_run, minlength=m)
     n = np.maximum(runs.group_size, 1)
     share = np.minimum(k, n) / n
     top = np.bincount(runs.group, weights=gain_run * take, minlength=m)
-    return _TopK(hits, positives, top, share * gain)
+    return TopKHits(hits, positives, top, share * gain)
 
 
-def _prepare(customers: Any, labels: Any, scores: Any) -> tuple[_Runs, np.ndarray]:
-    codes, n_customers = _codes(customers)
-    y, s = _vector(labels), _vector(scores)
+def _prepare(customers: Any, labels: Any, scores: Any) -> tuple[ScoreRuns, np.ndarray]:
+    codes, n_customers = customer_codes(customers)
+    y, s = as_vector(labels), as_vector(scores)
     if not y.size == s.size == codes.size:
         raise ValueError("customers, labels and scores must have the same length")
-    return _runs(codes, n_customers, s), y
+    return score_runs(codes, n_customers, s), y
 
 
-def _precision_recall(t: _TopK, k: int) -> tuple[float, float] | None:
+def precision_recall_of(t: TopKHits, k: int) -> tuple[float, float] | None:
     has = t.positives > 0
     if not has.any():
         return None
@@ -113,10 +119,10 @@ def precision_recall_at_k(
     the module docstring. None when no customer has a positive.
     """
     runs, y = _prepare(customers, labels, scores)
-    return _precision_recall(_top_k(runs, y, k, None), k)
+    return precision_recall_of(top_k_hits(runs, y, k, None), k)
 
 
-def _lift(t: _TopK) -> float | None:
+def lift_of(t: TopKHits) -> float | None:
     expected = float(t.margin_expected.sum())
     return float(t.margin_top.sum()) / expected if expected > 0 else None
 
@@ -132,7 +138,7 @@ def margin_lift_at_k(customers: Any, labels: Any, scores: Any, margin: Any, k: i
     or redeemed margins that sum to a loss, where a ratio has no meaning).
     """
     runs, y = _prepare(customers, labels, scores)
-    return _lift(_top_k(runs, y, k, _vector(margin)))
+    return lift_of(top_k_hits(runs, y, k, as_vector(margin)))
 
 
 def precision_recall_curve_at_k(
@@ -141,7 +147,7 @@ def precision_recall_curve_at_k(
     """(ks, precision@k, recall@k) for each k in `ks`; NaN where undefined (for plots)."""
     runs, y = _prepare(customers, labels, scores)
     ks = np.asarray(ks, dtype=np.int64)
-    pr = [_precision_recall(_top_k(runs, y, int(k), None), int(k)) for k in ks]
+    pr = [precision_recall_of(top_k_hits(runs, y, int(k), None), int(k)) for k in ks]
     prec = np.array([np.nan if v is None else v[0] for v in pr])
     rec = np.array([np.nan if v is None else v[1] for v in pr])
     return ks, prec, rec
@@ -152,6 +158,6 @@ def margin_lift_curve(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(ks, margin lift@k) for each k in `ks`; NaN where undefined (for plots)."""
     runs, y = _prepare(customers, labels, scores)
-    m, ks = _vector(margin), np.asarray(ks, dtype=np.int64)
-    lifts = [_lift(_top_k(runs, y, int(k), m)) for k in ks]
+    m, ks = as_vector(margin), np.asarray(ks, dtype=np.int64)
+    lifts = [lift_of(top_k_hits(runs, y, int(k), m)) for k in ks]
     return ks, np.array([np.nan if v is None else v for v in lifts])

@@ -1,4 +1,6 @@
-"""What the steps of one daily run share: connections, settings, and intermediate results."""
+"""What every step of one daily run shares: its date, settings, store and engine, and the
+metrics and notes the steps collect. What a step computes for the next is not here: it
+is the step's return value (`pipeline.steps`), handed on by the run in plain code."""
 
 from __future__ import annotations
 
@@ -9,32 +11,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import duckdb
-import numpy as np
-import pyarrow as pa
-
 from offerrank.config import Settings
+from offerrank.engines.base import Engine
+from offerrank.store import outputs
 from offerrank.store.db import transaction
-from offerrank.training.registry import ActiveModel
 
 
 @dataclass
-class RunContext:
+class Run:
     settings: Settings
     run_date: date
     store: sqlite3.Connection
-    engine: duckdb.DuckDBPyConnection | None = None
-    model: ActiveModel | None = None
-    active: ActiveModel | None = None  # the registry's active model before this run
-    retrain_reason: str | None = None
-    retrained: bool = False
-    active_offers: int = 0
-    candidates: pa.Table | None = None
-    scoring_features: pa.Table | None = None
-    scoring_matrix: np.ndarray | None = None  # the model input of scoring_features
-    scores: np.ndarray | None = None
-    ranks: np.ndarray | None = None  # each scored pair's rank within its customer
-    recommendations: pa.Table | None = None
+    engine: Engine
     metrics: dict[str, float] = field(default_factory=dict)
     pending: dict[str, float] = field(default_factory=dict)  # staged, not yet written
     notes: list[str] = field(default_factory=list)
@@ -55,10 +43,7 @@ class RunContext:
 
     def flush_metrics(self, con: sqlite3.Connection) -> None:
         """Write the staged metrics; the caller owns the transaction."""
-        con.executemany(
-            "INSERT OR REPLACE INTO run_metrics (run_date, metric, value) VALUES (?, ?, ?)",
-            [(self.day, k, v) for k, v in self.pending.items()],
-        )
+        outputs.put_metrics(con, self.day, self.pending)
         self.pending.clear()
 
     def discard_metrics(self) -> None:

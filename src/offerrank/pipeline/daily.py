@@ -1,4 +1,10 @@
-"""The daily run for date D: six recorded steps, each idempotent and atomic for D."""
+"""The daily run for date D: recorded steps, each idempotent and atomic for D.
+
+The flow, in plain code (`_steps`): plan and load -> train -> candidates -> rank ->
+explain, drift, evaluate. Each step is a function of typed inputs (`pipeline.steps`)
+returning what the next ones need; `StepLog` records it in `pipeline_runs`, and the
+step's outputs and metrics are one transaction.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +13,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
+from typing import TypeVar
 
 from offerrank.config import Settings
+from offerrank.engines.registry import open_engine
 from offerrank.errors import OfferrankError
-from offerrank.pipeline.context import RunContext
-from offerrank.pipeline.evaluation import step_drift, step_evaluate
-from offerrank.pipeline.explain_step import step_explain
+from offerrank.pipeline.context import Run
 from offerrank.pipeline.lock import run_lock
 from offerrank.pipeline.precheck import check_contract
-from offerrank.pipeline.runs import StepLog, StepOutcome, mark_stale_running
-from offerrank.pipeline.steps import step_candidates, step_features, step_rank, step_train
+from offerrank.pipeline.runs import Done, StepLog, StepOutcome, mark_stale_running
+from offerrank.pipeline.steps.candidates import candidates
+from offerrank.pipeline.steps.drift import drift
+from offerrank.pipeline.steps.evaluate import evaluate_step
+from offerrank.pipeline.steps.explain import explain
+from offerrank.pipeline.steps.load import load, plan_run
+from offerrank.pipeline.steps.rank import rank
+from offerrank.pipeline.steps.train import train
+from offerrank.store import outputs
 from offerrank.store.db import connect, require_store, transaction
 from offerrank.store.migrations import migrate
 
-STEPS: tuple[tuple[str, Callable[[RunContext], str]], ...] = (
-    ("features", step_features),
-    ("train", step_train),
-    ("candidates", step_candidates),
-    ("rank", step_rank),
-    ("explain", step_explain),
-    ("drift", step_drift),
-    ("evaluate", step_evaluate),
-)
+# The recorded steps of a run, in order.
+STEPS: tuple[str, ...] = ("load", "train", "candidates", "rank", "explain", "drift", "evaluate")
+# Names an older version recorded for a step (a run recorded under them is complete too).
+_FORMER_NAMES = {"load": "features"}
 
-
-def steps_for(settings: Settings) -> tuple[tuple[str, Callable[[RunContext], str]], ...]:
-    """The steps on the configured engine: the same names, Spark's versions for `spark`."""
-    if settings.engine == "spark":
-        from offerrank.spark.steps import SPARK_STEPS
-
-        return SPARK_STEPS
-    return STEPS
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,50 +69,53 @@ def _run_locked(
     settings: Settings, run_date: date, on_step: Callable[[str], None] | None
 ) -> RunResult:
     store = connect(settings.db_path)
-    ctx = RunContext(settings=settings, run_date=run_date, store=store)
+    engine = open_engine(settings)
+    run = Run(settings=settings, run_date=run_date, store=store, engine=engine)
     try:
         migrate(store)
         mark_stale_running(store)
         log = StepLog(store, run_date)
-        check_contract(ctx, log)  # before any step: no step runs on bad data
+        check_contract(run, log)  # before any step: no step runs on bad data
         with transaction(store):
-            store.execute(
-                "INSERT OR REPLACE INTO run_config VALUES (?, ?, ?)",
-                (ctx.day, log.run_id, settings.as_json()),
-            )
-        for name, fn in steps_for(settings):
-            if on_step:
-                on_step(name)
-            with log.step(
-                name,
-                on_success=partial(_finish_step, ctx, name),
-                on_failure=ctx.discard_metrics,
-            ) as info:
-                info["detail"] = fn(ctx)
-        _drop_stale_metrics(ctx)
-        _write_report(ctx)
-        return RunResult(run_date, log.run_id, log.outcomes, ctx.metrics, ctx.notes)
+            outputs.write_run_config(store, run.day, log.run_id, settings.as_json())
+        _steps(run, log, on_step)
+        _drop_stale_metrics(run)
+        _write_report(run)
+        return RunResult(run_date, log.run_id, log.outcomes, run.metrics, run.notes)
     finally:
-        if ctx.engine is not None:
-            ctx.engine.close()
+        engine.close()
         store.close()
 
 
-def _finish_step(ctx: RunContext, name: str, con: sqlite3.Connection, seconds: float) -> None:
-    """Inside the step's closing transaction: its duration and its remaining metrics."""
-    ctx.put_metrics({f"duration_{name}_s": seconds})
-    ctx.flush_metrics(con)
+def _steps(run: Run, log: StepLog, on_step: Callable[[str], None] | None) -> None:
+    """The flow of one run: each step's output is the next steps' input."""
 
-
-def _drop_stale_metrics(ctx: RunContext) -> None:
-    """A rerun replaces the date's metrics: drop those this run did not produce."""
-    names = list(ctx.metrics)
-    with transaction(ctx.store):
-        ctx.store.execute(
-            f"DELETE FROM run_metrics WHERE run_date = ? AND metric NOT IN "
-            f"({', '.join('?' * len(names))})",
-            (ctx.day, *names),
+    def step(name: str, fn: Callable[[], Done[T]]) -> T:
+        if on_step:
+            on_step(name)
+        return log.run(
+            name, fn, on_success=partial(_finish_step, run, name), on_failure=run.discard_metrics
         )
+
+    loaded = step("load", lambda: load(run, plan_run(run)))
+    trained = step("train", lambda: train(run, loaded.plan))
+    pool = step("candidates", lambda: candidates(run, loaded))
+    ranked = step("rank", lambda: rank(run, loaded, trained, pool))
+    step("explain", lambda: explain(run, trained, ranked))
+    step("drift", lambda: drift(run, trained, ranked))
+    step("evaluate", lambda: evaluate_step(run, trained, ranked))
+
+
+def _finish_step(run: Run, name: str, con: sqlite3.Connection, seconds: float) -> None:
+    """Inside the step's closing transaction: its duration and its remaining metrics."""
+    run.put_metrics({f"duration_{name}_s": seconds})
+    run.flush_metrics(con)
+
+
+def _drop_stale_metrics(run: Run) -> None:
+    """A rerun replaces the date's metrics: drop those this run did not produce."""
+    with transaction(run.store):
+        outputs.keep_only_metrics(run.store, run.day, list(run.metrics))
 
 
 def completed(settings: Settings, run_date: date) -> bool:
@@ -132,7 +136,11 @@ def completed(settings: Settings, run_date: date) -> bool:
         )
     finally:
         con.close()
-    return all(statuses.get(name) in ("success", "skipped") for name, _ in STEPS)
+    done = ("success", "skipped")
+    return all(
+        statuses.get(name) in done or statuses.get(_FORMER_NAMES.get(name, name)) in done
+        for name in STEPS
+    )
 
 
 def run_range(
@@ -164,12 +172,12 @@ def run_range(
     return results
 
 
-def _write_report(ctx: RunContext) -> None:
+def _write_report(run: Run) -> None:
     """The HTML report of the run; a failure to write it is a note, not a failed run."""
     from offerrank.report import write_report
 
     try:
-        path = write_report(ctx.settings, ctx.run_date)
-        ctx.notes.append(f"report: {path}")
+        path = write_report(run.settings, run.run_date)
+        run.notes.append(f"report: {path}")
     except (OfferrankError, OSError) as exc:
-        ctx.notes.append(f"warning: report not written ({exc})")
+        run.notes.append(f"warning: report not written ({exc})")

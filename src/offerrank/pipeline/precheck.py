@@ -8,7 +8,7 @@ failure is recorded as the run's `contract` step, and nothing else is written.
 
 from __future__ import annotations
 
-from offerrank.pipeline.context import RunContext
+from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import StepLog
 from offerrank.store.incremental import StoreCheck, check_store
 from offerrank.store.validate import raise_on_violations
@@ -16,17 +16,17 @@ from offerrank.store.validate import raise_on_violations
 STEP = "contract"
 
 
-def check_contract(ctx: RunContext, log: StepLog) -> StoreCheck:
+def check_contract(run: Run, log: StepLog) -> StoreCheck:
     """Check the unchecked rows of the store; on a violation record a failed step and raise.
 
     Success leaves no pipeline_runs row (the run's steps are the ones that produce
     outputs); its summary becomes a run note.
     """
     try:
-        result = check_store(ctx.store, ctx.settings.db_path)
+        result = check_store(run.store, run.settings.db_path)
         raise_on_violations(result.violations)
-    except Exception:
-        with log.step(STEP):
-            raise
-    ctx.notes.append(result.summary())
+    except Exception as exc:
+        log.fail(STEP, exc)
+        raise
+    run.notes.append(result.summary())
     return result

@@ -11,20 +11,29 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from typing import Generic, TypeVar
 
+from offerrank.store import outputs
 from offerrank.store.db import transaction
+
+T = TypeVar("T")
 
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(sep=" ", timespec="seconds")
 
 
-class StepSkipped(Exception):
-    """Raised inside a step to record it as `skipped` with a reason; not an error."""
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    """What a step hands on (`value`), its one-line summary, and whether it was skipped
+    (a skipped step still hands on a value: the train step's active model, for one)."""
+
+    value: T
+    detail: str
+    skipped: bool = False
 
 
 @dataclass
@@ -37,53 +46,57 @@ class StepOutcome:
 
 @dataclass
 class StepLog:
-    """One run's steps; `step()` wraps each in a pipeline_runs row."""
+    """One run's steps; `run()` wraps each in a pipeline_runs row."""
 
     con: sqlite3.Connection
     run_date: date
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     outcomes: list[StepOutcome] = field(default_factory=list)
 
-    @contextmanager
-    def step(
+    def run(
         self,
         name: str,
+        step: Callable[[], Done[T]],
         on_success: Callable[[sqlite3.Connection, float], None] | None = None,
         on_failure: Callable[[], None] | None = None,
-    ) -> Iterator[dict[str, str]]:
-        """Run a step; the yielded dict's 'detail' becomes the row's detail on success.
+    ) -> T:
+        """Run a step and record it; return what it hands on.
 
         `on_success(con, seconds)` writes inside the transaction that marks the step
         success or skipped (its staged metrics); `on_failure()` drops what was staged.
+        A failure is recorded (`failed`, or `interrupted` for a signal) and re-raised.
         """
         started = now_iso()
         with transaction(self.con):
-            cur = self.con.execute(
-                "INSERT INTO pipeline_runs (run_id, run_date, step, status, started_at, pid)"
-                " VALUES (?, ?, ?, 'running', ?, ?)",
-                (self.run_id, self.run_date.isoformat(), name, started, os.getpid()),
+            rowid = outputs.start_step(
+                self.con, self.run_id, self.run_date.isoformat(), name, started, os.getpid()
             )
-        rowid = cur.lastrowid
         t0 = time.perf_counter()
-        info: dict[str, str] = {"detail": ""}
-        status, detail = "success", ""
         try:
-            yield info
-            detail = info["detail"]
-        except StepSkipped as exc:
-            status, detail = "skipped", str(exc)
+            done = step()
         except BaseException as exc:
             status = "failed" if isinstance(exc, Exception) else "interrupted"
-            detail = f"{type(exc).__name__}: {exc}"
             if on_failure:
                 on_failure()
-            self._finish(rowid, name, status, time.perf_counter() - t0, detail)
+            self._finish(
+                rowid, name, status, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
+            )
             raise
-        self._finish(rowid, name, status, time.perf_counter() - t0, detail, on_success)
+        status = "skipped" if done.skipped else "success"
+        self._finish(rowid, name, status, time.perf_counter() - t0, done.detail, on_success)
+        return done.value
+
+    def fail(self, name: str, exc: BaseException) -> None:
+        """Record a step that failed before it could start (the run's contract check)."""
+        with transaction(self.con):
+            rowid = outputs.start_step(
+                self.con, self.run_id, self.run_date.isoformat(), name, now_iso(), os.getpid()
+            )
+        self._finish(rowid, name, "failed", 0.0, f"{type(exc).__name__}: {exc}")
 
     def _finish(
         self,
-        rowid: int | None,
+        rowid: int,
         name: str,
         status: str,
         dur: float,
@@ -93,11 +106,7 @@ class StepLog:
         with transaction(self.con):
             if also:
                 also(self.con, dur)
-            self.con.execute(
-                "UPDATE pipeline_runs SET status = ?, finished_at = ?, duration_s = ?, detail = ?"
-                " WHERE rowid = ?",
-                (status, now_iso(), round(dur, 4), detail[:2000], rowid),
-            )
+            outputs.finish_step(self.con, rowid, status, now_iso(), round(dur, 4), detail[:2000])
         self.outcomes.append(StepOutcome(name, status, dur, detail))
 
 
@@ -107,11 +116,7 @@ def mark_stale_running(con: sqlite3.Connection) -> int:
     stale = [rowid for rowid, pid in rows if pid is None or not _alive(int(pid))]
     if stale:
         with transaction(con):
-            con.executemany(
-                "UPDATE pipeline_runs SET status = 'interrupted', finished_at = ?,"
-                " detail = 'process ended before the step finished' WHERE rowid = ?",
-                [(now_iso(), r) for r in stale],
-            )
+            outputs.mark_interrupted(con, stale, now_iso())
     return len(stale)
 
 

@@ -1,75 +1,51 @@
 """Candidate generation: cheap, high-recall retrieval of plausible (customer, offer) pairs.
 
-The rules are documented in `sql/candidates.sql`. `candidate_recall` measures them: over
-recent mature days, the share of positive impressions whose pair the rules would have
-produced on their shown date.
+The rules are documented in `sql/candidates.sql`; every engine runs that one file.
+`candidate_recall` measures them: over recent mature days, the share of positive
+impressions whose pair the rules would have produced on their shown date.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from importlib import resources
 
-import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from offerrank.config import Settings
+from offerrank.engines.base import Engine, SqlQuery, Window
 from offerrank.progress import track
+from offerrank.store.outputs import RecallDay
 
 
-def _sql() -> str:
+@cache
+def candidates_sql() -> str:
+    """The text of `sql/candidates.sql` (DuckDB dialect; Spark runs it transpiled)."""
     return resources.files("offerrank.ranking").joinpath("sql/candidates.sql").read_text()
 
 
-def candidate_params(as_of: date, settings: Settings) -> dict[str, object]:
-    """The parameters of `sql/candidates.sql` for one day, for either engine."""
-    return {
-        "as_of": as_of,
-        "window_start": as_of - timedelta(days=settings.lookback_days),
-        "popular_n": settings.popular_per_segment,
-        "cold_n": settings.cold_start_offers,
-        "max_per_customer": settings.max_candidates_per_customer,
-    }
-
-
-def generate_candidates(
-    con: duckdb.DuckDBPyConnection,
-    as_of: date,
-    settings: Settings,
-    customers: pa.Table | None = None,
-) -> pa.Table:
-    """Candidate pairs for `as_of` (customer_id, offer_id, and the retrieval signals).
-
-    `customers` (a one-column table of customer_id) restricts the scope; default: all.
-    """
-    scope = (
-        customers
-        if customers is not None
-        else con.sql("SELECT customer_id FROM customers").to_arrow_table()
+def retrieval_query(as_of: date, settings: Settings) -> SqlQuery:
+    """The candidate query of one day, with its parameters, for any engine."""
+    return SqlQuery(
+        candidates_sql(),
+        {
+            "as_of": as_of,
+            "window_start": as_of - timedelta(days=settings.lookback_days),
+            "popular_n": settings.popular_per_segment,
+            "cold_n": settings.cold_start_offers,
+            "max_per_customer": settings.max_candidates_per_customer,
+        },
     )
-    con.register("candidate_scope", scope)
-    try:
-        return con.sql(_sql(), params=candidate_params(as_of, settings)).to_arrow_table()
-    finally:
-        con.unregister("candidate_scope")
-
-
-@dataclass(frozen=True)
-class RecallDay:
-    """The candidate rules measured on one shown date: its positives and how many were hit."""
-
-    shown_date: date
-    positives: int
-    hits: int
 
 
 def rules_key(settings: Settings) -> str:
     """Fingerprint of the candidate rules and the settings they read: a day measured under
     other rules must be measured again."""
     parts = [
-        _sql(),
+        candidates_sql(),
         str(settings.lookback_days),
         str(settings.popular_per_segment),
         str(settings.cold_start_offers),
@@ -80,7 +56,7 @@ def rules_key(settings: Settings) -> str:
 
 
 def candidate_recall(
-    con: duckdb.DuckDBPyConnection,
+    engine: Engine,
     first: date,
     last: date,
     settings: Settings,
@@ -94,44 +70,34 @@ def candidate_recall(
     under the same `rules_key`) is reused for a day whose positive count is unchanged.
     Returns (recall or None without positives, number of positives, every day's result).
     """
-    positives = con.sql(
-        "SELECT customer_id, offer_id, shown_date FROM impression_labels"
-        " WHERE label = 1 AND shown_date BETWEEN ? AND ?",
-        params=[first, last],
-    ).to_arrow_table()
+    rows = engine.labelled_impressions(Window(first, last))
+    positives = rows.filter(pc.equal(rows.column("label"), 1)).select(
+        ["customer_id", "offer_id", "as_of"]
+    )
     if positives.num_rows == 0:
         return None, 0, []
-    con.register("recall_positives", positives)
-    try:
-        per_day = con.sql(
-            "SELECT shown_date, COUNT(*) FROM recall_positives GROUP BY 1 ORDER BY 1"
-        ).fetchall()
-        known = known or {}
-        found = {d: known[d] for d, n in per_day if d in known and known[d].positives == n}
-        todo = [(d, n) for d, n in per_day if d not in found]
-        for day, n in track(todo, "candidate recall", label=lambda row: row[0]):
-            found[day] = RecallDay(day, n, _hits_on(con, day, settings))
-    finally:
-        con.unregister("recall_positives")
-    days = [found[d] for d, _ in per_day]
+    per_day = positives.group_by("as_of").aggregate([("as_of", "count")]).sort_by("as_of")
+    counts = dict(
+        zip(
+            per_day.column("as_of").to_pylist(),
+            per_day.column("as_of_count").to_pylist(),
+            strict=True,
+        )
+    )
+    known = known or {}
+    found = {d: known[d] for d, n in counts.items() if d in known and known[d].positives == n}
+    todo = [d for d in counts if d not in found]
+    for day in track(todo, "candidate recall", label=str):
+        today = positives.filter(pc.equal(positives.column("as_of"), pa.scalar(day, pa.date32())))
+        found[day] = RecallDay(day, counts[day], _hits(engine, today, day, settings))
+    days = [found[d] for d in counts]
     total = sum(r.positives for r in days)
     return sum(r.hits for r in days) / total, total, days
 
 
-def _hits_on(con: duckdb.DuckDBPyConnection, day: date, settings: Settings) -> int:
-    """How many of the day's positives (in `recall_positives`) the rules retrieve."""
-    scope = con.sql(
-        "SELECT DISTINCT customer_id FROM recall_positives WHERE shown_date = ?", params=[day]
-    ).to_arrow_table()
-    cands = generate_candidates(con, day, settings, customers=scope)
-    con.register("recall_cands", cands)
-    try:
-        hits: int = con.sql(
-            "SELECT COUNT(*) FROM recall_positives p JOIN recall_cands c"
-            " ON c.customer_id = p.customer_id AND c.offer_id = p.offer_id"
-            " WHERE p.shown_date = ?",
-            params=[day],
-        ).fetchall()[0][0]
-    finally:
-        con.unregister("recall_cands")
-    return hits
+def _hits(engine: Engine, positives: pa.Table, day: date, settings: Settings) -> int:
+    """How many of the day's positives the rules retrieve (scoped to their customers)."""
+    scope = pa.table({"customer_id": pc.unique(positives.column("customer_id"))})
+    cands = engine.candidates(retrieval_query(day, settings), scope)
+    pairs = cands.select(["customer_id", "offer_id"])
+    return positives.join(pairs, keys=["customer_id", "offer_id"], join_type="inner").num_rows

@@ -16,48 +16,24 @@ calibrated before they reach this module.
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
-import pyarrow as pa
 
+from offerrank.engines.base import Engine
 from offerrank.errors import OfferrankError
 
 RANK_BY = ("probability", "expected_margin")
 
-UNIT_MARGIN_SQL = """
-SELECT q.row_id,
-       p.list_price * (1 - o.discount_pct) - p.unit_cost AS unit_margin
-FROM margin_query q
-LEFT JOIN offers o ON o.offer_id = q.offer_id
-LEFT JOIN products p ON p.product_id = o.product_id
-ORDER BY q.row_id
-"""
 
-
-def margin_query(offer_ids: np.ndarray) -> pa.Table:
-    """The `margin_query` table UNIT_MARGIN_SQL reads: each offer id with its position."""
-    ids = np.asarray(offer_ids, dtype=np.int64)
-    return pa.table({"row_id": np.arange(ids.size, dtype=np.int64), "offer_id": ids})
-
-
-def checked_margins(offer_ids: np.ndarray, out: pa.Table) -> np.ndarray:
-    """UNIT_MARGIN_SQL's result as floats; an offer without offer or product row is an error."""
-    margin = out.column("unit_margin").to_numpy(zero_copy_only=False).astype(np.float64)
+def unit_margins(engine: Engine, offer_ids: np.ndarray) -> np.ndarray:
+    """Unit margin at the offer price for each offer id, in input order; an id without
+    offer or product row is an error (its margin is unknown, not zero)."""
+    facts = engine.offer_facts(offer_ids)
+    margin = facts.column("unit_margin").to_numpy(zero_copy_only=False).astype(np.float64)
     if np.isnan(margin).any():
         ids = np.asarray(offer_ids, dtype=np.int64)
         missing = np.unique(ids[np.isnan(margin)])[:5].tolist()
         raise OfferrankError(f"unit margin unknown for offers {missing} (no offer or product)")
     return margin
-
-
-def unit_margin(con: duckdb.DuckDBPyConnection, offer_ids: np.ndarray) -> np.ndarray:
-    """Unit margin at the offer price for each offer id, in input order (one SQL join)."""
-    con.register("margin_query", margin_query(offer_ids))
-    try:
-        out = con.sql(UNIT_MARGIN_SQL).to_arrow_table()
-    finally:
-        con.unregister("margin_query")
-    return checked_margins(offer_ids, out)
 
 
 def expected_margin(probability: np.ndarray, margin: np.ndarray) -> np.ndarray:

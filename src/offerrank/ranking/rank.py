@@ -1,66 +1,10 @@
-"""Score candidate pairs with the active model and keep the top K per customer."""
+"""Rank scored pairs within each customer and keep the top K per customer."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from datetime import date
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-
-from offerrank.config import Settings
-from offerrank.features.compute import FEATURE_COLUMNS, compute_features
-from offerrank.training.models import Ranker, predict_proba_chunked
-
-
-def feature_matrix(features: pa.Table) -> np.ndarray:
-    """The model input, filled column by column (Fortran order: no transposing copy)."""
-    X = np.empty((features.num_rows, len(FEATURE_COLUMNS)), dtype=np.float64, order="F")
-    for j, name in enumerate(FEATURE_COLUMNS):
-        X[:, j] = features.column(name).to_numpy()
-    return X
-
-
-def constant_dates(day: date, n: int) -> pa.Array:
-    """A date32 column of `n` copies of `day`, built without a Python list."""
-    return pa.array(np.full(n, np.datetime64(day, "D"))).cast(pa.date32())
-
-
-@dataclass
-class Scored:
-    """Scored pairs: their features (keys first), the model matrix and calibrated scores."""
-
-    features: pa.Table
-    X: np.ndarray
-    scores: np.ndarray
-
-
-def score_pairs(
-    con: duckdb.DuckDBPyConnection,
-    pairs: pa.Table,
-    as_of: date,
-    model: Ranker,
-    settings: Settings,
-) -> Scored:
-    """Features as of `as_of` and calibrated scores for (customer_id, offer_id) pairs."""
-    query = pa.table(
-        {
-            "customer_id": pairs.column("customer_id").cast(pa.int64()),
-            "offer_id": pairs.column("offer_id").cast(pa.int64()),
-            "as_of": constant_dates(as_of, pairs.num_rows),
-        }
-    )
-    feats = compute_features(
-        con,
-        query,
-        lookback_days=settings.lookback_days,
-        label_window_days=settings.label_window_days,
-    )
-    X = feature_matrix(feats)
-    scores = predict_proba_chunked(model, X)
-    return Scored(feats, X, scores)
-
 
 # The pairs in ranking order: customer, score descending (-s ascending puts NaN last, as
 # numpy does), lower offer_id on a tie, then input position: a total order, so the ranks

@@ -31,7 +31,7 @@ from offerrank.pipeline.runs import _alive
 
 # The steps of a daily run, in order (the pipeline's STEPS; a test keeps them equal). A
 # run stops at its first failed step, so its last step succeeding means all did.
-RUN_STEPS = ("features", "train", "candidates", "rank", "explain", "drift", "evaluate")
+RUN_STEPS = ("load", "train", "candidates", "rank", "explain", "drift", "evaluate")
 DONE = ("success", "skipped")
 PROBLEMS = ("failed", "interrupted", "running")
 RUN_METRICS = (*HEADLINE, "k", "top_k")

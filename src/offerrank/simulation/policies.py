@@ -24,11 +24,12 @@ import numpy as np
 import pyarrow as pa
 
 from offerrank.config import Settings
+from offerrank.engines.registry import open_engine
 from offerrank.errors import OfferrankError
-from offerrank.features.engine import open_engine
-from offerrank.ranking.candidates import generate_candidates
+from offerrank.ranking.candidates import retrieval_query
 from offerrank.ranking.margin import ranking_key
 from offerrank.ranking.serving import Served, serve
+from offerrank.store.db import query_arrow
 from offerrank.world.truth import true_probability
 
 POLICIES = ("model", "random", "popularity", "oracle")
@@ -101,11 +102,13 @@ def offer_margins(db_path: Path, offer_ids: np.ndarray) -> np.ndarray:
 
 def candidate_table(db_path: Path, day: date, settings: Settings) -> pa.Table:
     """The pipeline's candidate rules for `day`, without scoring (policies that need no model)."""
-    con = open_engine(db_path, since=day - timedelta(days=settings.lookback_days))
+    engine = open_engine(settings.model_copy(update={"db_path": db_path, "history_cache": False}))
     try:
-        return generate_candidates(con, day, settings)
+        engine.load(since=day - timedelta(days=settings.lookback_days))
+        everyone = query_arrow(db_path, "SELECT customer_id FROM customers")
+        return engine.candidates(retrieval_query(day, settings), everyone)
     finally:
-        con.close()
+        engine.close()
 
 
 def build_pool(db_path: Path, day: date, candidates: pa.Table, customers: np.ndarray) -> Pool:

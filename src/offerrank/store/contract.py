@@ -179,6 +179,28 @@ SQLITE_TYPES: dict[Kind, str] = {
 }
 
 
+# How every engine types each kind when it loads a contract table (portable SQL: DuckDB
+# runs it, Spark runs it transpiled): dates keep only their day whatever arrives (text,
+# date, timestamp), so the feature SQL never parses anything.
+ENGINE_TYPES: dict[Kind, str] = {
+    "int": "CAST({c} AS BIGINT)",
+    "flag": "CAST({c} AS INTEGER)",
+    "real": "CAST({c} AS DOUBLE)",
+    "text": "CAST({c} AS VARCHAR)",
+    "date": "CAST(SUBSTR(CAST({c} AS VARCHAR), 1, 10) AS DATE)",
+}
+
+
+def select_list(columns: tuple[Column, ...], templates: dict[Kind, str]) -> str:
+    """Column expressions built from contract names only (identifiers, never data values)."""
+    return ", ".join(f"{templates[c.kind].format(c=c.name)} AS {c.name}" for c in columns)
+
+
+def typed_select(table: Table, source: str) -> str:
+    """SELECT of `table`'s contract columns from `source`, typed as the engines type them."""
+    return f"SELECT {select_list(table.columns, ENGINE_TYPES)} FROM {source}"
+
+
 def create_table_sql(table: Table) -> str:
     """DDL for one contract table; keys become primary keys, nothing else is enforced by SQLite."""
     cols = [f"{c.name} {SQLITE_TYPES[c.kind]}" for c in table.columns]

@@ -31,14 +31,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from offerrank.errors import ContractViolation, OfferrankError
-from offerrank.store import watermarks
+from offerrank.store import outputs, watermarks
 from offerrank.store.contract import INPUT_TABLES, INPUTS, Table
 from offerrank.store.db import (
     StoreError,
     connect,
     create_input_tables,
     insert_arrow,
-    table_exists,
     transaction,
 )
 from offerrank.store.validate import (
@@ -154,8 +153,7 @@ def import_dir(db_path: Path, folder: Path) -> ImportSummary:
                             )
                         )
                 watermarks.after_append(con, caught_up)  # checked above: no need to recheck
-                if table_exists(con, "candidate_recall_days"):  # new rows may predate any day
-                    con.execute("DELETE FROM candidate_recall_days")
+                outputs.clear_recall_days(con)  # new rows may predate any measured day
     except BaseException:
         con.close()
         if created:

@@ -108,6 +108,19 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     ),
     (
         6,
+        "model decisions",
+        (
+            # Every training, promotion, refusal and hand activation of a model, with the
+            # validation figures the decision rested on (store/outputs.py writes it).
+            """CREATE TABLE IF NOT EXISTS model_events (
+                at TEXT NOT NULL, run_date TEXT, model_version TEXT NOT NULL,
+                event TEXT NOT NULL, val_auc REAL, incumbent_version TEXT,
+                incumbent_auc REAL, delta_ci_low REAL, delta_ci_high REAL, detail TEXT)""",
+            "CREATE INDEX IF NOT EXISTS model_events_version ON model_events (model_version)",
+        ),
+    ),
+    (
+        7,
         "recommendation reasons",
         (
             # Why each served pair was chosen: a JSON array of one to three reason codes,

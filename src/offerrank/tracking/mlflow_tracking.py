@@ -34,7 +34,7 @@ from sklearn.metrics import brier_score_loss, log_loss
 
 from offerrank.config import Settings
 from offerrank.errors import OfferrankError
-from offerrank.features.compute import FEATURE_COLUMNS
+from offerrank.features.registry import FEATURE_COLUMNS
 from offerrank.training.models import LightGBMModel, LogisticModel, predict_proba
 from offerrank.training.train import TrainResult
 
@@ -258,3 +258,15 @@ def track_training(
         return [f"warning: MLflow tracking failed ({type(exc).__name__}: {first[:300]})"]
     name = settings.mlflow_model_name
     return [f"mlflow: logged {result.version} as {name} version {number}; champion: {active}"]
+
+
+def follow_activation(settings: Settings, version: str) -> str | None:
+    """After a hand activation (`offerrank models activate`): the alias follows, when
+    tracking is on. Returns a line for the user (None when tracking is off); never raises."""
+    if not settings.mlflow_tracking_uri:
+        return None
+    try:
+        number = set_champion(settings, version)
+    except Exception as exc:  # noqa: BLE001 - the activation stands; the alias is a record
+        return f"warning: MLflow alias {CHAMPION} not moved ({exc})"
+    return f"mlflow: {CHAMPION} is now {settings.mlflow_model_name} version {number}"

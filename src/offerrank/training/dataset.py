@@ -5,6 +5,8 @@ An impression shown on `s` has a mature label on run date D only when `s + 7 < D
 `train_window_days` mature days ends there; its last `validation_days` form the
 validation split (kept whole: it measures the model on the real class balance), the
 earlier days the training split, whose negatives are downsampled with a fixed seed.
+Built on any engine (`engines.base.Engine`): the engine labels and featurizes, the
+split and the draw are the same code for all.
 """
 
 from __future__ import annotations
@@ -12,23 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
 from offerrank.config import Settings
-from offerrank.features.compute import FEATURE_COLUMNS, compute_features
-
-
-@dataclass(frozen=True)
-class Window:
-    """Inclusive range of shown dates."""
-
-    first: date
-    last: date
-
-    def contains(self, day: date) -> bool:
-        return self.first <= day <= self.last
+from offerrank.engines.base import Engine, Window
+from offerrank.features.registry import FEATURE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -68,47 +59,49 @@ class LabelledSet:
     def positives(self) -> int:
         return int(self.y.sum())
 
-
-def labelled_impressions(con: duckdb.DuckDBPyConnection, window: Window) -> pa.Table:
-    """Impressions shown within `window` with their labels, in a stable order."""
-    return con.sql(
-        """
-        SELECT impression_id, customer_id, offer_id, shown_date AS as_of, label
-        FROM impression_labels
-        WHERE shown_date BETWEEN ? AND ?
-        ORDER BY impression_id
-        """,
-        params=[window.first, window.last],
-    ).to_arrow_table()
+    def slice(self, start: int, stop: int | None = None) -> LabelledSet:
+        stop = self.n if stop is None else stop
+        return LabelledSet(
+            self.keys.slice(start, stop - start), self.X[start:stop], self.y[start:stop]
+        )
 
 
-def downsample_negatives(labels: np.ndarray, ratio: float, seed: int) -> tuple[np.ndarray, float]:
+def id_hash(ids: np.ndarray, seed: int) -> np.ndarray:
+    """A uniform 64-bit hash of each id (SplitMix64 of id + seed): the same id and seed
+    give the same value on any machine, whatever else is in the batch."""
+    with np.errstate(over="ignore"):
+        z = np.asarray(ids).astype(np.uint64) + np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def downsample_negatives(
+    labels: np.ndarray, ids: np.ndarray, ratio: float, seed: int
+) -> tuple[np.ndarray, float]:
     """Keep every positive and `ratio` negatives per positive; return (mask, kept negative rate).
 
-    The kept rate is what the model's odds must be multiplied by to undo the sampling.
+    The negatives kept are those with the smallest `id_hash` of their impression id: the
+    same impressions give the same sample whatever the run date, so the same window gives
+    the same model. The kept rate is what the model's odds must be multiplied by to undo
+    the sampling.
     """
     pos = labels == 1
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
     keep_neg = min(n_neg, int(round(ratio * max(n_pos, 1))))
     if n_neg == 0 or keep_neg >= n_neg:
         return np.ones_like(labels, dtype=bool), 1.0
-    rng = np.random.default_rng(seed)
     neg_idx = np.flatnonzero(~pos)
-    chosen = rng.choice(neg_idx, size=keep_neg, replace=False)
+    hashes = id_hash(np.asarray(ids)[neg_idx], seed)
+    chosen = neg_idx[np.argpartition(hashes, keep_neg - 1)[:keep_neg]]
     mask = pos.copy()
     mask[chosen] = True
     return mask, keep_neg / n_neg
 
 
-def featurize(con: duckdb.DuckDBPyConnection, rows: pa.Table, settings: Settings) -> LabelledSet:
+def featurize(engine: Engine, rows: pa.Table) -> LabelledSet:
     """Features as of each row's `as_of` (the impression's shown_date): point in time."""
-    pairs = rows.select(["customer_id", "offer_id", "as_of"])
-    feats = compute_features(
-        con,
-        pairs,
-        lookback_days=settings.lookback_days,
-        label_window_days=settings.label_window_days,
-    )
+    feats = engine.features(rows.select(["customer_id", "offer_id", "as_of"]))
     return labelled_set(rows, feats)
 
 
@@ -120,14 +113,13 @@ def labelled_set(rows: pa.Table, feats: pa.Table) -> LabelledSet:
 
 
 def downsampled_train_rows(
-    train_rows: pa.Table, run_date: date, settings: Settings
+    train_rows: pa.Table, settings: Settings
 ) -> tuple[pa.Table, float, float]:
-    """The training split's rows with negatives downsampled (seed fixed per run date), the
-    kept share of negatives and the positive rate before downsampling."""
+    """The training split's rows with negatives downsampled (by impression id), the kept
+    share of negatives and the positive rate before downsampling."""
     labels = train_rows.column("label").to_numpy()
-    mask, kept_rate = downsample_negatives(
-        labels, settings.negative_ratio, settings.seed + run_date.toordinal()
-    )
+    ids = train_rows.column("impression_id").to_numpy()
+    mask, kept_rate = downsample_negatives(labels, ids, settings.negative_ratio, settings.seed)
     positive_rate = float(labels.mean()) if labels.size else 0.0
     return train_rows.filter(pa.array(mask)), kept_rate, positive_rate
 
@@ -141,18 +133,20 @@ class TrainingData:
     train_positive_rate: float  # before downsampling
 
 
-def build_training_data(
-    con: duckdb.DuckDBPyConnection, run_date: date, settings: Settings
-) -> TrainingData:
-    """Mature impressions of the window, negatives of the training split downsampled."""
+def build_training_data(engine: Engine, run_date: date, settings: Settings) -> TrainingData:
+    """Mature impressions of the window, negatives of the training split downsampled;
+    both splits featurized in one engine pass (an engine's cost is mostly per pass)."""
     split = training_split(run_date, settings)
     train_rows, kept_rate, positive_rate = downsampled_train_rows(
-        labelled_impressions(con, split.train), run_date, settings
+        engine.labelled_impressions(split.train), settings
     )
+    val_rows = engine.labelled_impressions(split.validation)
+    both = featurize(engine, pa.concat_tables([train_rows, val_rows]))
+    n = train_rows.num_rows
     return TrainingData(
         split=split,
-        train=featurize(con, train_rows, settings),
-        validation=featurize(con, labelled_impressions(con, split.validation), settings),
+        train=both.slice(0, n),
+        validation=both.slice(n),
         kept_negative_rate=kept_rate,
         train_positive_rate=positive_rate,
     )

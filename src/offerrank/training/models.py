@@ -31,6 +31,7 @@ class Ranker(Protocol):
     log_odds_shift: float
 
     def raw_log_odds(self, X: np.ndarray) -> np.ndarray: ...
+    def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
     def contributions(self, X: np.ndarray) -> np.ndarray: ...
     def to_text(self) -> str: ...
 
@@ -38,27 +39,6 @@ class Ranker(Protocol):
 def predict_proba(model: Ranker, X: np.ndarray) -> np.ndarray:
     """Calibrated redemption probability (downsampling undone)."""
     return sigmoid(model.raw_log_odds(X) + model.log_odds_shift)
-
-
-SCORE_CHUNK_ROWS = 200_000
-
-
-def predict_proba_chunked(
-    model: Ranker, X: np.ndarray, chunk_rows: int = SCORE_CHUNK_ROWS
-) -> np.ndarray:
-    """predict_proba over blocks of rows, one progress tick per block.
-
-    Every row's score depends on that row alone, so the scores equal predict_proba's;
-    the blocks only let a long scoring show progress (and bound the temporary copies).
-    """
-    n = X.shape[0]
-    scores = np.empty(n, dtype=np.float64)
-    with progress_task("scoring", total=n) as advance:
-        for lo in range(0, n, chunk_rows):
-            hi = min(lo + chunk_rows, n)
-            scores[lo:hi] = predict_proba(model, X[lo:hi])
-            advance(hi - lo)
-    return scores
 
 
 @dataclass
@@ -80,6 +60,9 @@ class LogisticModel:
         for j in range(X.shape[1]):
             z += ((X[:, j] - self.mean[j]) / self.scale[j]) * self.coef[j]
         return z
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return predict_proba(self, X)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Coefficient times standardised value per feature, then the bias column (log-odds)."""
@@ -117,6 +100,9 @@ class LightGBMModel:
 
     def raw_log_odds(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(X, raw_score=True, num_threads=2))
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return predict_proba(self, X)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """TreeSHAP contributions per feature, then the expected value column (log-odds)."""

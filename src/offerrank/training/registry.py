@@ -18,6 +18,7 @@ from typing import Any
 
 from offerrank.errors import OfferrankError
 from offerrank.store.db import transaction
+from offerrank.store.outputs import ModelRow, register_model, set_active_model
 from offerrank.training.models import Ranker, artifact_name, load_model, write_text
 
 
@@ -32,6 +33,12 @@ class ArtifactProblem(OfferrankError):
     """A model's artifact cannot be trusted: a run retrains, `explain` reports it."""
 
 
+class UnknownModel(ArtifactProblem):
+    """A version that the registry does not hold: the caller named it wrong (usage)."""
+
+    exit_code = 2
+
+
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -42,8 +49,11 @@ def save_model(
     version: str,
     model: Ranker,
     sidecar: dict[str, Any],
+    *,
+    active: bool = True,
 ) -> Path:
-    """Write the artifact, then register it as the only active model in one transaction."""
+    """Write the artifact, then register it (as the only active model when `active`) in
+    one transaction."""
     folder = models_dir / version
     folder.mkdir(parents=True, exist_ok=True)
     text = model.to_text()
@@ -58,21 +68,19 @@ def save_model(
     }
     write_text(folder / "sidecar.json", json.dumps(sidecar, indent=2, sort_keys=True))
     with transaction(con):
-        con.execute("UPDATE model_registry SET is_active = 0 WHERE is_active = 1")
-        con.execute("DELETE FROM model_registry WHERE model_version = ?", (version,))
-        con.execute(
-            "INSERT INTO model_registry (model_version, model_type, trained_for, artifact_path,"
-            " sha256, val_auc, is_active, created_at, sidecar_json) VALUES (?,?,?,?,?,?,1,?,?)",
-            (
-                version,
-                model.kind,
-                sidecar["trained_for"],
-                str(path),
-                sha256(text),
-                sidecar.get("val_auc"),
-                datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                json.dumps(sidecar, sort_keys=True),
+        register_model(
+            con,
+            ModelRow(
+                model_version=version,
+                model_type=model.kind,
+                trained_for=sidecar["trained_for"],
+                artifact_path=str(path),
+                sha256=sha256(text),
+                val_auc=sidecar.get("val_auc"),
+                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                sidecar_json=json.dumps(sidecar, sort_keys=True),
             ),
+            active=active,
         )
     return path
 
@@ -98,7 +106,7 @@ def load_version(con: sqlite3.Connection, version: str) -> ActiveModel:
         (version,),
     ).fetchone()
     if row is None:
-        raise ArtifactProblem(f"model {version} is not in the registry")
+        raise UnknownModel(f"model {version} is not in the registry (see `offerrank models`)")
     kind, path, digest, sidecar_json = row
     try:
         text = Path(path).read_text()
@@ -112,3 +120,61 @@ def load_version(con: sqlite3.Connection, version: str) -> ActiveModel:
     except Exception as exc:  # a parse error of a file that matched its checksum
         raise ArtifactProblem(f"model {version}: artifact {path} cannot be loaded ({exc})") from exc
     return ActiveModel(version, model, sidecar)
+
+
+def activate(con: sqlite3.Connection, version: str) -> ActiveModel:
+    """Make a registered version the active model, after checking its artifact loads."""
+    model = load_version(con, version)
+    with transaction(con):
+        set_active_model(con, version)
+    return model
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One registered version as `offerrank models` lists it."""
+
+    version: str
+    kind: str
+    trained_for: str
+    active: bool
+    val_auc: float | None
+    val_auc_lr: float | None
+    val_auc_lgbm: float | None
+    validation_positives: int | None
+    train_window: tuple[str, str] | None
+    decision: str | None  # the newest event: promoted, refused, activated ...
+
+
+def list_models(con: sqlite3.Connection) -> list[ModelInfo]:
+    """Every registered version, newest first, with its validation figures and the latest
+    decision about it."""
+    rows = con.execute(
+        "SELECT model_version, model_type, trained_for, is_active, val_auc, sidecar_json"
+        " FROM model_registry ORDER BY trained_for DESC, created_at DESC"
+    ).fetchall()
+    events = dict(
+        con.execute(
+            "SELECT model_version, event FROM model_events e WHERE rowid ="
+            " (SELECT MAX(rowid) FROM model_events WHERE model_version = e.model_version)"
+        ).fetchall()
+    )
+    out = []
+    for version, kind, trained_for, active, val_auc, sidecar_json in rows:
+        sidecar = json.loads(sidecar_json)
+        window = sidecar.get("train_window")
+        out.append(
+            ModelInfo(
+                version=version,
+                kind=kind,
+                trained_for=trained_for,
+                active=bool(active),
+                val_auc=val_auc,
+                val_auc_lr=sidecar.get("val_auc_lr"),
+                val_auc_lgbm=sidecar.get("val_auc_lgbm"),
+                validation_positives=sidecar.get("validation_positives"),
+                train_window=(window[0], window[1]) if window else None,
+                decision=events.get(version),
+            )
+        )
+    return out

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import duckdb
 import numpy as np
 
 from offerrank.config import Settings
+from offerrank.engines.base import Engine
 from offerrank.errors import RunError
-from offerrank.features.compute import FEATURE_COLUMNS
+from offerrank.features.registry import FEATURE_COLUMNS
 from offerrank.training.dataset import TrainingData, build_training_data
 from offerrank.training.models import (
     Ranker,
@@ -46,13 +46,13 @@ def model_version(run_date: date, kind: str) -> str:
     return f"{run_date.isoformat()}-{short}"
 
 
-def train_models(con: duckdb.DuckDBPyConnection, run_date: date, settings: Settings) -> TrainResult:
+def train_models(engine: Engine, run_date: date, settings: Settings) -> TrainResult:
     """Fit LR and LightGBM, pick by validation AUC, calibrate; RunError when data is too thin."""
-    return fit_models(build_training_data(con, run_date, settings), run_date, settings)
+    return fit_models(build_training_data(engine, run_date, settings), run_date, settings)
 
 
 def fit_models(data: TrainingData, run_date: date, settings: Settings) -> TrainResult:
-    """train_models on a training set built by any engine (DuckDB here, Spark at scale)."""
+    """Both models on a training set, the better kept (see the module's docstring)."""
     tr, va = data.train, data.validation
     if tr.positives < MIN_POSITIVES or tr.n - tr.positives < MIN_POSITIVES:
         raise RunError(
@@ -100,6 +100,9 @@ def fit_models(data: TrainingData, run_date: date, settings: Settings) -> TrainR
         "val_auc": val_auc,
         "val_auc_lr": auc_lr,
         "val_auc_lgbm": auc_lgbm,
+        "train_positives": tr.positives,
+        "validation_rows": va.n,
+        "validation_positives": va.positives,
         "kept_negative_rate": data.kept_negative_rate,
         "lightgbm_params": lgbm_params,
         "settings": settings.model_dump(mode="json"),

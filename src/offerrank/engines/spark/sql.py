@@ -17,6 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from offerrank.features.queries import bound_sql
+from offerrank.features.registry import PACKAGE
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -52,7 +53,9 @@ def run_sql(spark: SparkSession, duckdb_sql: str, params: dict[str, Any]) -> Dat
     return spark.sql(to_spark(duckdb_sql), args=args or None)
 
 
-def run_file(spark: SparkSession, name: str, values: dict[str, Any]) -> DataFrame:
-    """Run `features/sql/<name>.sql` on Spark with the parameters it uses out of `values`."""
-    sql, params = bound_sql(name, values)
+def run_file(
+    spark: SparkSession, name: str, values: dict[str, Any], package: str = PACKAGE
+) -> DataFrame:
+    """Run `<package>/sql/<name>.sql` on Spark with the parameters it uses out of `values`."""
+    sql, params = bound_sql(name, values, package)
     return run_sql(spark, sql, params)

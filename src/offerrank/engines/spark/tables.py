@@ -14,10 +14,10 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from offerrank.engines.spark.sql import run_file, run_sql
 from offerrank.errors import ContractViolation
-from offerrank.features.engine import _DUCKDB_TYPE, _select_list, read_store_tables
-from offerrank.spark.sql import run_file, run_sql
-from offerrank.store.contract import INPUT_TABLES, Table
+from offerrank.store.contract import INPUT_TABLES, Table, typed_select
+from offerrank.store.tables import read_store_tables
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -44,7 +44,7 @@ def _typed(spark: SparkSession, table: Table, source: DataFrame, since: date | N
         )
     raw = f"raw_{table.name}"
     source.createOrReplaceTempView(raw)
-    sql = f"SELECT {_select_list(table.columns, _DUCKDB_TYPE)} FROM {raw}"
+    sql = typed_select(table, raw)
     params: dict[str, date] = {}
     if since is not None and table.name in _SINCE:
         sql = _SINCE[table.name].format(src=f"({sql}) AS typed")

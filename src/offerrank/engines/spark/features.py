@@ -1,9 +1,10 @@
 """Point-in-time features on Spark: the feature SQL files, stage by stage, as temp views.
 
 The stages, their order, the plan choice and the SQL text are those of
-`offerrank.features.compute`; only the engine differs. Each stage that DuckDB
+`offerrank.features.plans`; only the engine differs. Each stage that DuckDB
 materialises as a table is cached here, each DuckDB view stays a view, and the final
-`pair_features` result is checkpointed so that the stages can be released at once.
+result (the contract's features, joined by row_id to each extra feature's own file) is
+checkpointed so that the stages can be released at once.
 """
 
 from __future__ import annotations
@@ -12,30 +13,33 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from offerrank.features import compute
-from offerrank.features.compute import (
-    FEATURE_COLUMNS,
+from offerrank.engines.spark.sql import run_file
+from offerrank.engines.spark.tables import ensure_labels
+from offerrank.features.plans import (
+    ASSEMBLY,
     JOIN_PLAN_MAX_DATES,
-    KEY_COLUMNS,
     PLAN_FILES,
     QUERY_TABLE,
     STAGES,
     VIEW_STAGES,
-    _query_pairs,
-    _schema,
+    check_parameters,
+    plan_for,
 )
-from offerrank.spark.sql import run_file
-from offerrank.spark.tables import ensure_labels
+from offerrank.features.registry import (
+    DEFAULT_FEATURES,
+    KEY_COLUMNS,
+    FeatureSet,
+    query_pairs,
+    typed_features,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-OUTPUT_COLUMNS: tuple[str, ...] = ("row_id", *KEY_COLUMNS, *FEATURE_COLUMNS)
-
 
 def query_frame(spark: SparkSession, pairs: pa.Table) -> DataFrame:
     """Requested rows from the driver (Arrow), typed and numbered as DuckDB numbers them."""
-    return spark.createDataFrame(_query_pairs(pairs))
+    return spark.createDataFrame(query_pairs(pairs))
 
 
 def number_pairs(pairs: DataFrame) -> DataFrame:
@@ -54,13 +58,10 @@ def number_pairs(pairs: DataFrame) -> DataFrame:
 
 
 def choose_plan(query: DataFrame) -> str:
-    """compute.choose_plan's own rule, on a few distinct as_of dates (not every row).
-
-    The rule depends only on how many distinct dates there are, up to a small bound, so
-    that many dates reach the driver.
-    """
-    dates = query.select("as_of").distinct().limit(JOIN_PLAN_MAX_DATES + 1).toArrow()
-    return compute.choose_plan(dates)
+    """`plans.plan_for` on a few distinct as_of dates (not every row): the rule depends
+    only on how many distinct dates there are, up to a small bound."""
+    dates = query.select("as_of").distinct().limit(JOIN_PLAN_MAX_DATES + 1).count()
+    return plan_for(dates)
 
 
 def spark_features(
@@ -70,16 +71,17 @@ def spark_features(
     lookback_days: int = 90,
     label_window_days: int = 7,
     plan: str | None = None,
+    feature_set: FeatureSet = DEFAULT_FEATURES,
 ) -> DataFrame:
-    """row_id, customer_id, offer_id, as_of and the 22 features of every row of `query`.
+    """row_id, customer_id, offer_id, as_of and the feature set's columns of every row of
+    `query`.
 
     `query` comes from `query_frame` or `number_pairs`; the contract tables and
     `impression_labels` (built with `label_window_days`) must be registered. The result
     is checkpointed (computed once, lineage cut) and every stage is released, so the
     caller may run the next batch at once; `unpersist()` it when done.
     """
-    if lookback_days < 1 or label_window_days < 0:
-        raise ValueError("lookback_days must be >= 1 and label_window_days >= 0")
+    params = check_parameters(lookback_days, label_window_days)
     ensure_labels(spark, label_window_days)
     # Materialised first: a plan holding a non-deterministic row id never matches a
     # cached plan (every cached stage above it would be recomputed at each use), and a
@@ -87,7 +89,6 @@ def spark_features(
     query = query.localCheckpoint(eager=True)
     query.createOrReplaceTempView(QUERY_TABLE)
     files = PLAN_FILES[plan or choose_plan(query)]
-    params = {"lookback": lookback_days, "label_window": label_window_days}
     built: list[DataFrame] = []
     try:
         for stage in STAGES:
@@ -96,8 +97,19 @@ def spark_features(
                 frame = frame.cache()
                 built.append(frame)
             frame.createOrReplaceTempView(stage)
-        result = run_file(spark, "pair_features", params).select(*OUTPUT_COLUMNS)
-        return result.localCheckpoint(eager=True)
+        core = [f.name for f in feature_set.features if f.sql is None]
+        result = run_file(spark, ASSEMBLY, params).select("row_id", *KEY_COLUMNS, *core)
+        for feature in feature_set.extras:
+            assert feature.sql is not None
+            extra = run_file(spark, feature.sql, params, feature.package)
+            result = result.join(
+                extra.select("row_id", extra[feature.name].cast("double").alias(feature.name)),
+                "row_id",
+                "left",
+            )
+        return result.select("row_id", *KEY_COLUMNS, *feature_set.columns).localCheckpoint(
+            eager=True
+        )
     finally:
         for frame in built:
             frame.unpersist()
@@ -105,18 +117,9 @@ def spark_features(
             spark.catalog.dropTempView(stage)
 
 
-def features_to_arrow(features: DataFrame) -> pa.Table:
+def features_to_arrow(features: DataFrame, feature_set: FeatureSet = DEFAULT_FEATURES) -> pa.Table:
     """The features on the driver in row_id order (the input order), typed like DuckDB's."""
-    return typed_features(features.orderBy("row_id").toArrow())
-
-
-def typed_features(table: pa.Table) -> pa.Table:
-    """Keys and features of collected rows in compute_features' schema (extra columns dropped)."""
-    columns = [table.column(c) for c in (*KEY_COLUMNS, *FEATURE_COLUMNS)]
-    schema = _schema()
-    return pa.Table.from_arrays(
-        [c.cast(f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
-    )
+    return typed_features(features.orderBy("row_id").toArrow(), feature_set)
 
 
 def compute_features_spark(
@@ -126,16 +129,18 @@ def compute_features_spark(
     lookback_days: int = 90,
     label_window_days: int = 7,
     plan: str | None = None,
+    feature_set: FeatureSet = DEFAULT_FEATURES,
 ) -> pa.Table:
-    """compute.compute_features on Spark: the same rows, order and types, from Arrow pairs."""
+    """The DuckDB engine's compute_features on Spark: the same rows, order and types."""
     feats = spark_features(
         spark,
         query_frame(spark, pairs),
         lookback_days=lookback_days,
         label_window_days=label_window_days,
         plan=plan,
+        feature_set=feature_set,
     )
     try:
-        return features_to_arrow(feats)
+        return features_to_arrow(feats, feature_set)
     finally:
         feats.unpersist()

@@ -1,15 +1,12 @@
-"""The explain step: persist a sample of today's scored pairs with their contributions,
-and the global importance of each feature, replacing the date's rows in one transaction.
-
-It runs after `rank` (it needs the scored pairs and the model that scored them).
-"""
+"""Persist a sample of today's scored pairs with their contributions, and the global
+importance of each feature, replacing the date's rows in one transaction."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
 
-from offerrank.features.compute import FEATURE_COLUMNS
+from offerrank.features.registry import FEATURE_COLUMNS
 from offerrank.monitoring.explain import (
     DEFAULT_IMPORTANCE_SAMPLE,
     UNITS,
@@ -20,39 +17,37 @@ from offerrank.monitoring.explain import (
     stratified_sample,
     typical_values,
 )
-from offerrank.pipeline.context import RunContext
-from offerrank.pipeline.runs import StepSkipped
-from offerrank.ranking.rank import feature_matrix, rank_within_customer
-from offerrank.store.db import insert_arrow
+from offerrank.pipeline.context import Run
+from offerrank.pipeline.runs import Done
+from offerrank.pipeline.steps.rank import Ranked
+from offerrank.pipeline.steps.train import Trained
+from offerrank.store import outputs
 
-EXPLANATION_TABLES = ("explanation_pairs", "explanation_contributions", "feature_importance")
 
-
-def step_explain(ctx: RunContext) -> str:
+def explain(run: Run, trained: Trained, ranked: Ranked) -> Done[None]:
     """Sample scored pairs (top-ranked included), store their contributions and importance."""
-    assert ctx.model is not None
-    feats, scores = ctx.scoring_features, ctx.scores
-    if feats is None or scores is None or feats.num_rows == 0:
-        _replace(ctx, [])
-        raise StepSkipped("no scored pairs today (no candidates): nothing to explain")
-    s = ctx.settings
+    feats, scores, X = ranked.scored.features, ranked.scored.scores, ranked.scored.X
+    if feats.num_rows == 0:
+        with run.outputs() as con:
+            outputs.replace_explanations(con, run.day, {})
+        return Done(None, "no scored pairs today (no candidates): nothing to explain", skipped=True)
+    s = run.settings
     size = s.explain_sample
-    model = ctx.model.model
+    model = trained.model.model
     cust = feats.column("customer_id").to_numpy()
     offer = feats.column("offer_id").to_numpy()
-    X = ctx.scoring_matrix if ctx.scoring_matrix is not None else feature_matrix(feats)
-    rank = ctx.ranks if ctx.ranks is not None else rank_within_customer(cust, offer, scores)
-    rng = sample_rng(s.seed, ctx.run_date)
+    rank = ranked.ranks
+    rng = sample_rng(s.seed, run.run_date)
     sample = stratified_sample(cust, rank, s.top_k, size, rng)
     idx = sample.index
     contrib = contributions(model, X[idx])
     importance = global_importance(model, X, rng, DEFAULT_IMPORTANCE_SAMPLE)
     typical = typical_values(X, s.seed)
-    version, method = ctx.model.version, method_of(model.kind)
+    version, method = trained.model.version, method_of(model.kind)
     n, f = idx.size, len(FEATURE_COLUMNS)
     pairs = pa.table(
         {
-            "run_date": pa.array(np.full(n, ctx.day)),
+            "run_date": pa.array(np.full(n, run.day)),
             "customer_id": cust[idx].astype(np.int64),
             "offer_id": offer[idx].astype(np.int64),
             "rank": rank[idx],
@@ -67,7 +62,7 @@ def step_explain(ctx: RunContext) -> str:
     )
     long = pa.table(
         {
-            "run_date": pa.array(np.full(n * f, ctx.day)),
+            "run_date": pa.array(np.full(n * f, run.day)),
             "customer_id": np.repeat(cust[idx], f).astype(np.int64),
             "offer_id": np.repeat(offer[idx], f).astype(np.int64),
             "feature": pa.array(np.tile(np.array(FEATURE_COLUMNS), n)),
@@ -77,7 +72,7 @@ def step_explain(ctx: RunContext) -> str:
     )
     imp = pa.table(
         {
-            "run_date": pa.array(np.full(f, ctx.day)),
+            "run_date": pa.array(np.full(f, run.day)),
             "feature": pa.array(np.array(FEATURE_COLUMNS)),
             "mean_abs_contribution": importance.mean_abs,
             "mean_contribution": importance.mean,
@@ -89,20 +84,20 @@ def step_explain(ctx: RunContext) -> str:
             "typical_p75": typical[2],
         }
     )
-    _replace(ctx, [("explanation_pairs", pairs), ("explanation_contributions", long),
-                   ("feature_importance", imp)])  # fmt: skip
+    with run.outputs() as con:
+        outputs.replace_explanations(
+            con,
+            run.day,
+            {
+                "explanation_pairs": pairs,
+                "explanation_contributions": long,
+                "feature_importance": imp,
+            },
+        )
     top = np.argsort(-importance.mean_abs)[:3]
-    return (
+    return Done(
+        None,
         f"explained {n} pairs ({sample.top_pairs} top-{s.top_k} pairs, "
         f"{n - sample.top_pairs} random) by {method}, in {UNITS}; most important: "
-        + ", ".join(FEATURE_COLUMNS[i] for i in top)
+        + ", ".join(FEATURE_COLUMNS[i] for i in top),
     )
-
-
-def _replace(ctx: RunContext, tables: list[tuple[str, pa.Table]]) -> None:
-    """Drop the date's rows of every explanation table and insert the new ones, atomically."""
-    with ctx.outputs() as con:
-        for name in EXPLANATION_TABLES:
-            con.execute(f"DELETE FROM {name} WHERE run_date = ?", (ctx.day,))
-        for name, data in tables:
-            insert_arrow(con, name, data)

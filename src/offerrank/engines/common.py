@@ -1,0 +1,69 @@
+"""The engine operations that are one shared SQL statement: written once, for any engine
+that can run a statement over its tables and a few Arrow inputs (`SqlEngine._query`)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from offerrank.engines import queries
+from offerrank.engines.base import SqlQuery, StoreFacts, Window
+
+
+class SqlEngine(ABC):
+    """Facts, labelled impressions, offer attributes and scoped candidates, by shared SQL."""
+
+    @abstractmethod
+    def _query(
+        self, sql: str, params: Mapping[str, Any], inputs: Mapping[str, pa.Table] | None = None
+    ) -> pa.Table:
+        """Run one statement (DuckDB dialect, `$name` parameters) with `inputs` registered
+        as tables under their names for its duration; the result, collected as Arrow."""
+
+    def facts(self, as_of: date) -> StoreFacts:
+        first = self._query(queries.FIRST_ORDER, {}).column("first_order")[0].as_py()
+        eligible = self._query(queries.ELIGIBLE_CUSTOMERS, {"as_of": as_of}).column("n")
+        return StoreFacts(
+            first_order=first,
+            active_offers=len(self.active_offers(as_of)),
+            eligible_customers=int(eligible[0].as_py()),
+        )
+
+    def active_offers(self, as_of: date) -> np.ndarray:
+        rows = self._query(queries.ACTIVE_OFFERS, {"as_of": as_of})
+        return rows.column("offer_id").to_numpy().astype(np.int64)
+
+    def labelled_impressions(self, window: Window) -> pa.Table:
+        rows = self._query(
+            queries.LABELLED_IMPRESSIONS, {"first": window.first, "last": window.last}
+        )
+        return rows.cast(LABELLED_SCHEMA)
+
+    def offer_facts(self, offer_ids: np.ndarray) -> pa.Table:
+        ids = np.asarray(offer_ids, dtype=np.int64)
+        query = pa.table({"row_id": np.arange(ids.size, dtype=np.int64), "offer_id": ids})
+        rows = self._query(queries.OFFER_FACTS, {}, {"offer_query": query})
+        return rows.cast(OFFER_FACTS_SCHEMA)
+
+    def candidates(self, query: SqlQuery, scope: pa.Table) -> pa.Table:
+        scope = scope.select(["customer_id"]).cast(pa.schema([("customer_id", pa.int64())]))
+        return self._query(query.sql, query.params, {"candidate_scope": scope})
+
+
+LABELLED_SCHEMA = pa.schema(
+    [
+        ("impression_id", pa.int64()),
+        ("customer_id", pa.int64()),
+        ("offer_id", pa.int64()),
+        ("as_of", pa.date32()),
+        ("label", pa.int32()),
+    ]
+)
+OFFER_FACTS_SCHEMA = pa.schema(
+    [("offer_id", pa.int64()), ("category", pa.string()), ("unit_margin", pa.float64())]
+)

@@ -1,0 +1,1 @@
+"""The DuckDB engine (the default): the store in an in-memory DuckDB."""

@@ -1,0 +1,155 @@
+"""The features the rankers consume, in order: the contract's 22, then any registered extra.
+
+The 22 of the data contract (`docs/features.md`) come out of `sql/pair_features.sql`.
+A further feature is one SQL file plus one line here: a `Feature` naming the file (and
+the package that ships it). Its SQL reads `query_pairs` (row_id, customer_id, offer_id,
+as_of), the contract tables and the stage tables of `features.plans`, and returns one row
+per requested row_id with a DOUBLE column named after the feature; every engine runs it
+after the stages and joins it by row_id, so no engine code changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+PACKAGE = "offerrank.features"
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input. `sql` is the stem of the SQL file that computes it alone (under
+    `<package>/sql/`); None for the contract's features, which `pair_features.sql` builds."""
+
+    name: str
+    sql: str | None = None
+    package: str = PACKAGE
+
+
+CONTRACT_FEATURES: tuple[str, ...] = (
+    # customer
+    "recency_days",
+    "frequency",
+    "monetary",
+    "promo_affinity",
+    "avg_basket_size",
+    "avg_basket_quantity",
+    "tier2_purchase_ratio",
+    "tier3_purchase_ratio",
+    "fresh_category_ratio",
+    "business_order_ratio",
+    "category_entropy",
+    # offer
+    "discount_depth",
+    "margin_impact",
+    "days_until_expiry",
+    "historical_redemption_rate",
+    "is_own_brand",
+    # interaction
+    "bought_product_before",
+    "days_since_last_cat_purchase",
+    "category_affinity_score",
+    "discount_depth_vs_usual",
+    "price_sensitivity_match",
+    "business_type_match",
+)
+
+# Registration: append `Feature("name", sql="file_stem")` to add a feature.
+FEATURES: tuple[Feature, ...] = tuple(Feature(name) for name in CONTRACT_FEATURES)
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """An ordered set of features; the default is the registered `FEATURES`."""
+
+    features: tuple[Feature, ...] = FEATURES
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    @property
+    def extras(self) -> tuple[Feature, ...]:
+        """The features computed by a file of their own, after the contract's."""
+        return tuple(f for f in self.features if f.sql is not None)
+
+    def plus(self, *extra: Feature) -> FeatureSet:
+        return FeatureSet(self.features + extra)
+
+
+DEFAULT_FEATURES = FeatureSet()
+FEATURE_COLUMNS: tuple[str, ...] = DEFAULT_FEATURES.columns
+KEY_COLUMNS: tuple[str, ...] = ("customer_id", "offer_id", "as_of")
+
+
+def query_pairs(pairs: pa.Table) -> pa.Table:
+    """The requested rows typed (int64 ids, date32 as_of), with a row number (`row_id`)
+    that fixes the output order: the `query_pairs` table every engine's SQL reads."""
+    missing = [c for c in KEY_COLUMNS if c not in pairs.column_names]
+    if missing:
+        raise ValueError(f"pairs is missing column(s): {', '.join(missing)}")
+    as_of = pairs.column("as_of")
+    if not pa.types.is_date32(as_of.type):
+        as_of = pc.cast(as_of, pa.date32())
+    return pa.table(
+        {
+            "row_id": pa.array(np.arange(pairs.num_rows, dtype=np.int64)),
+            "customer_id": pc.cast(pairs.column("customer_id"), pa.int64()),
+            "offer_id": pc.cast(pairs.column("offer_id"), pa.int64()),
+            "as_of": as_of,
+        }
+    )
+
+
+def feature_schema(feature_set: FeatureSet = DEFAULT_FEATURES) -> pa.Schema:
+    """Keys, then every feature as float64: what computing features returns on any engine."""
+    keys = [("customer_id", pa.int64()), ("offer_id", pa.int64()), ("as_of", pa.date32())]
+    return pa.schema(keys + [(name, pa.float64()) for name in feature_set.columns])
+
+
+def typed_features(table: pa.Table, feature_set: FeatureSet = DEFAULT_FEATURES) -> pa.Table:
+    """Keys and features of a result in `feature_schema` (extra columns dropped)."""
+    schema = feature_schema(feature_set)
+    return pa.Table.from_arrays([table.column(f.name).cast(f.type) for f in schema], schema=schema)
+
+
+def feature_matrix(features: pa.Table, columns: tuple[str, ...] = FEATURE_COLUMNS) -> np.ndarray:
+    """The model input, filled column by column (Fortran order: no transposing copy)."""
+    X = np.empty((features.num_rows, len(columns)), dtype=np.float64, order="F")
+    for j, name in enumerate(columns):
+        X[:, j] = features.column(name).to_numpy()
+    return X
+
+
+def constant_dates(day: date, n: int) -> pa.Array:
+    """A date32 column of `n` copies of `day`, built without a Python list."""
+    return pa.array(np.full(n, np.datetime64(day, "D"))).cast(pa.date32())
+
+
+# More runs than this and slicing stops paying: one gather is cheaper than many slices.
+MAX_ORDER_RUNS = 4096
+
+
+def ordered_by_row_id(table: pa.Table, max_runs: int = MAX_ORDER_RUNS) -> pa.Table:
+    """`table` sorted by its `row_id` column, a permutation of 0..n-1.
+
+    Engines hand rows back nearly in probe order: a few runs of consecutive row_ids.
+    Those runs are put in order as zero-copy slices (a gather of 1.9M rows x 22 columns
+    costs more than the whole SQL); any other order falls back to one gather.
+    """
+    row_id = table.column("row_id").to_numpy()
+    if row_id.size == 0:
+        return table
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(row_id) != 1) + 1))
+    if starts.size > max_runs:
+        return table.combine_chunks().take(pa.array(np.argsort(row_id, kind="stable")))
+    stops = np.append(starts[1:], row_id.size)
+    pieces = [
+        table.slice(int(starts[i]), int(stops[i] - starts[i]))
+        for i in np.argsort(row_id[starts], kind="stable")
+    ]
+    return pa.concat_tables(pieces)
