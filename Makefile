@@ -11,7 +11,7 @@ DATE   ?= 2026-02-16
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,spark]'
+	$(PY) -m pip install --quiet -e '.[dev,spark,serve,mlflow]'
 	touch $(STAMP)
 
 install: $(STAMP)

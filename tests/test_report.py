@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import offerrank.cli.inspect  # noqa: F401  (registers status, explain, report)
+from browser import browser, need_chromium
 from explained_run import DAYS, copy_world
 from offerrank.cli.main import app
 from offerrank.errors import OfferrankError
@@ -104,30 +104,10 @@ def test_store_curves_replaces_only_the_groups_given(world: Path, tmp_path: Path
     con.close()
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _browser(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    args = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", *extra,
-    ]  # fmt: skip
-    exe = _chromium()
-    assert exe is not None
-    return subprocess.run(
-        [exe, *args, url], capture_output=True, text=True, timeout=90, check=False
-    )
-
-
 def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
-    if _chromium() is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("chromium is not installed: `make test` installs it (apt-get)")
-        pytest.skip("chromium not installed (install it: apt-get install -y chromium)")
+    need_chromium()
     url = report.resolve().as_uri()
-    dom = _browser(url, tmp_path / "profile-dom", "--dump-dom")
+    dom = browser(url, tmp_path / "profile-dom", "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console
@@ -136,9 +116,7 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     n = len(CHARTS)
     assert f'data-charts="{n}"' in body.group(0) and f'data-charts-drawn="{n}"' in body.group(0)
     shot = tmp_path / "report.png"
-    out = _browser(
-        url, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1280,2400"
-    )
+    out = browser(url, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1280,2400")
     assert out.returncode == 0 and shot.stat().st_size > 10_000, out.stderr[-2000:]
     keep = os.environ.get("OFFERRANK_SCREENSHOT_DIR")
     if keep:

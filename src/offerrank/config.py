@@ -121,6 +121,13 @@ class Settings(BaseModel):
 
     lock_timeout_s: float = Field(0.0, ge=0, description="wait for a concurrent run")
 
+    # MLflow tracking of each training (the [mlflow] extra); off unless a URI is set
+    mlflow_tracking_uri: str | None = Field(
+        None, description="e.g. sqlite:///data/mlflow.db; None: no tracking"
+    )
+    mlflow_experiment: str = "offerrank"
+    mlflow_model_name: str = Field("offerrank-ranker", description="registered model name")
+
     engine: str = "duckdb"
 
     @field_validator("engine")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from offerrank.cli.app import State, app, emit, parse_date, user_errors
+from offerrank.delivery.offers import percent
 
 if TYPE_CHECKING:
     from offerrank.monitoring.explain_pair import PairExplanation
@@ -60,23 +64,56 @@ def _fmt(v: float | None) -> str:
     return "–" if v is None else f"{v:.4g}"
 
 
-def _print_explanation(e: PairExplanation) -> None:
+@contextmanager
+def _output() -> Iterator[tuple[Console, box.Box]]:
+    """A terminal gets rich tables at its width. A pipe or a file gets plain text: wide
+    tables without box drawing or truncated names, no trailing spaces, so that it reads
+    well in a log or an email and greps well."""
     console = Console()
-    top = Table(title=f"top {len(e.top)} of customer {e.customer_id} on {e.run_date}",
-                title_justify="left")  # fmt: skip
-    for col in ("rank", "offer", "score"):
-        top.add_column(col, justify="right")
+    if console.is_terminal:
+        yield console, box.HEAVY_HEAD
+        return
+    plain = Console(width=PLAIN_WIDTH, no_color=True, highlight=False)
+    with plain.capture() as captured:
+        yield plain, box.SIMPLE
+    typer.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
+
+
+PLAIN_WIDTH = 240
+
+
+def _offer_name(offer: dict[str, Any] | None) -> str:
+    return f": {offer['label']}" if offer else ""
+
+
+def _print_explanation(e: PairExplanation) -> None:
+    with _output() as (console, style):
+        _print_tables(console, style, e)
+
+
+def _print_tables(console: Console, style: box.Box, e: PairExplanation) -> None:
+    console.print(f"top {len(e.top)} of customer {e.customer_id} on {e.run_date}")
+    top = Table(box=style)
+    for col in ("rank", "offer", "product", "category", "discount", "score", "reasons"):
+        top.add_column(col, justify="left" if col in ("category", "reasons") else "right",
+                       overflow="fold")  # fmt: skip
     for t in e.top:
         mark = " ◀" if t["offer_id"] == e.offer_id else ""
-        top.add_row(str(t["rank"]), f"{t['offer_id']}{mark}", f"{t['score']:.4f}")
+        top.add_row(
+            str(t["rank"]), f"{t['offer_id']}{mark}", str(t.get("product_id", "?")),
+            str(t.get("category", "?")),
+            percent(t["discount_pct"]) if "discount_pct" in t else "?",
+            f"{t['score']:.4f}", "; ".join(t.get("reasons", [])),
+        )  # fmt: skip
     console.print(top)
     origin = "stored sample" if e.sampled else "computed on demand"
     console.print(
-        f"pair ({e.customer_id}, {e.offer_id}): rank {e.rank if e.rank is not None else '> K'},"
+        f"pair ({e.customer_id}, {e.offer_id}), offer {e.offer_id}{_offer_name(e.offer)}\n"
+        f"rank {e.rank if e.rank is not None else '> K'},"
         f" score {e.score:.4f}, {e.log_odds:+.3f} {e.units} = bias {e.bias:+.3f} + contributions"
-        f"; model {e.model_version}, {e.method} ({origin})"
+        f"; model {e.model_version}, {e.method} ({origin})\n\ncontributions, largest first"
     )
-    feats = Table(title="contributions, largest first", title_justify="left")
+    feats = Table(box=style)
     for col in ("feature", "value", "typical (median)", "p25 – p75", e.units):
         feats.add_column(col, justify="left" if col == "feature" else "right")
     for f in e.features:
@@ -89,11 +126,12 @@ def _print_explanation(e: PairExplanation) -> None:
     console.print(feats)
     if e.versus:
         v = e.versus
-        vs = Table(
-            title=f"against offer {v['offer_id']} ({v['relation']}, score {v['score']:.4f}):"
-            f" {v['log_odds_difference']:+.3f} {e.units} in total",
-            title_justify="left",
+        console.print(
+            f"against offer {v['offer_id']}{_offer_name(v.get('offer'))}\n"
+            f"{v['relation']}, score {v['score']:.4f}:"
+            f" {v['log_odds_difference']:+.3f} {e.units} in total"
         )
+        vs = Table(box=style)
         for col in ("feature", f"offer {e.offer_id}", f"offer {v['offer_id']}", "difference"):
             vs.add_column(col, justify="left" if col == "feature" else "right")
         for d in v["differences"][:10]:

@@ -15,12 +15,12 @@ import sys
 
 import typer
 
-from offerrank.cli import commands, inspect, models, simulate
+from offerrank.cli import commands, delivery, inspect, models, simulate
 from offerrank.cli.app import app, print_error
 from offerrank.errors import OfferrankError, one_line
 from offerrank.store.db import environment_error
 
-COMMAND_MODULES = (commands, inspect, models, simulate)  # each adds its commands to `app`
+COMMAND_MODULES = (commands, delivery, inspect, models, simulate)  # each adds its commands
 
 # Click's usage-error class, whichever click (vendored or not) typer uses.
 _UsageError: type[Exception] = next(

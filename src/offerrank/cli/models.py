@@ -106,10 +106,15 @@ def activate(
 
     with user_errors(state):
         before = _with_store(state, switch)
+    from offerrank.tracking.mlflow_tracking import follow_activation
+
+    tracked = follow_activation(state.settings(), version)
     emit(
         state,
-        {"active": version, "previous": before.version if before else None},
-        f"active model: {version}" + (f" (was {before.version})" if before else ""),
+        {"active": version, "previous": before.version if before else None, "mlflow": tracked},
+        f"active model: {version}"
+        + (f" (was {before.version})" if before else "")
+        + (f"\n{tracked}" if tracked else ""),
     )
 
 

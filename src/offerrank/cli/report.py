@@ -5,27 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from offerrank.delivery.headline import HEADLINE
 from offerrank.pipeline.daily import RunResult
-
-HEADLINE = (
-    "active_offers",
-    "eligible_customers",
-    "candidate_pool_size",
-    "candidate_recall",
-    "recommendations_written",
-    "customers_with_recommendations",
-    "val_auc_lr",
-    "val_auc_lgbm",
-    "auc",
-    "oracle_auc",
-    "precision_at_k",
-    "recall_at_k",
-    "margin_lift_at_k",
-    "coverage",
-    "diversity",
-    "brier",
-    "drift_share",
-)
 
 
 def print_run_summary(result: RunResult, console: Console | None = None) -> None:

@@ -96,5 +96,10 @@ LABELLED_SCHEMA = pa.schema(
     ]
 )
 OFFER_FACTS_SCHEMA = pa.schema(
-    [("offer_id", pa.int64()), ("category", pa.string()), ("unit_margin", pa.float64())]
+    [
+        ("offer_id", pa.int64()),
+        ("category", pa.string()),
+        ("unit_margin", pa.float64()),
+        ("targeted", pa.bool_()),
+    ]
 )

@@ -24,11 +24,13 @@ WHERE shown_date BETWEEN $first AND $last
 ORDER BY impression_id
 """
 
-# Each queried offer id (`offer_query`: row_id, offer_id) with its product's category and
-# the unit margin left at the offer price; NULLs for an id without offer or product.
+# Each queried offer id (`offer_query`: row_id, offer_id) with its product's category, the
+# unit margin left at the offer price and whether it targets a business type; NULLs for an
+# id without offer or product.
 OFFER_FACTS = """
 SELECT q.offer_id, p.category,
-       p.list_price * (1 - o.discount_pct) - p.unit_cost AS unit_margin
+       p.list_price * (1 - o.discount_pct) - p.unit_cost AS unit_margin,
+       o.target_business_type IS NOT NULL AS targeted
 FROM offer_query q
 LEFT JOIN offers o ON o.offer_id = q.offer_id
 LEFT JOIN products p ON p.product_id = o.product_id
@@ -54,10 +56,24 @@ SELECT *,
        ) AS retrieval_rank
 FROM (SELECT pf.*, {score} AS first_stage FROM pair_features_all AS pf) AS scored
 """
-# The kept pool: the best $per_customer pairs of each customer.
-FIRST_STAGE_POOL = (
-    "SELECT * FROM (" + FIRST_STAGE_RANKED + ") AS ranked WHERE retrieval_rank <= $per_customer"
+# The kept pool: the best $per_customer pairs of each customer, with their features. The
+# ranking sorts only (customer, score, offer, row_id); the features join the kept rows after.
+FIRST_STAGE_POOL = """
+WITH ranked AS (
+    SELECT row_id, first_stage,
+           ROW_NUMBER() OVER (
+               PARTITION BY customer_id, as_of ORDER BY first_stage DESC, offer_id
+           ) AS retrieval_rank
+    FROM (
+        SELECT row_id, customer_id, as_of, offer_id, {score} AS first_stage
+        FROM pair_features_all
+    ) AS scored
 )
+SELECT pf.*, r.first_stage, r.retrieval_rank
+FROM pair_features_all AS pf
+JOIN ranked AS r ON r.row_id = pf.row_id
+WHERE r.retrieval_rank <= $per_customer
+"""
 
 
 def first_stage_score(

@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 
 from offerrank.config import Settings
+from offerrank.delivery.offers import OfferDetails, offer_details
+from offerrank.delivery.reasons import parse_codes, reason_texts
 from offerrank.engines.registry import open_engine
 from offerrank.errors import OfferrankError
 from offerrank.features.registry import FEATURE_COLUMNS, feature_matrix
@@ -58,9 +60,11 @@ class PairExplanation:
     model_version: str
     method: str
     units: str
-    top: list[dict[str, Any]]  # the customer's recommendations: rank, offer_id, score
+    top: list[dict[str, Any]]  # the customer's recommendations: rank, offer_id, score,
+    # the offer's details (label, category, discount ...) and its reasons (sentences)
     features: list[dict[str, Any]]  # sorted by |contribution|, with typical values
     versus: dict[str, Any] | None = None  # the neighbouring offer and the differences
+    offer: dict[str, Any] | None = None  # the explained offer's details
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -162,14 +166,19 @@ def explain_pair(
         if not con.execute("SELECT 1 FROM recommendations WHERE run_date = ?", (day,)).fetchone():
             raise OfferrankError(f"no recommendations for {day}: run `offerrank run --date {day}`")
         recs = con.execute(
-            "SELECT rank, offer_id, score, model_version FROM recommendations"
+            "SELECT rank, offer_id, score, model_version, reason_codes FROM recommendations"
             " WHERE run_date = ? AND customer_id = ? ORDER BY rank",
             (day, customer_id),
         ).fetchall()
         version = recs[0][3] if recs else con.execute(
             "SELECT model_version FROM recommendations WHERE run_date = ? LIMIT 1", (day,)
         ).fetchone()[0]  # fmt: skip
-        top = [{"rank": r[0], "offer_id": r[1], "score": r[2]} for r in recs]
+        details = offer_details(con, [r[1] for r in recs] + ([offer_id] if offer_id else []))
+        top = [
+            {"rank": r[0], "offer_id": r[1], "score": r[2], **_described(details.get(r[1])),
+             "reasons": reason_texts(parse_codes(r[4]), details.get(r[1]), run_date)}
+            for r in recs
+        ]  # fmt: skip
         if offer_id is None:
             if not top:
                 raise OfferrankError(f"customer {customer_id} has no recommendations on {day}")
@@ -209,11 +218,18 @@ def explain_pair(
         day, customer_id, offer_id, rank, this.score, this.log_odds, this.bias, this.sampled,
         version, method, UNITS, top, features,
     )  # fmt: skip
+    result.offer = _described(details.get(offer_id))
     if neighbour is not None:
         result.versus = _versus(this, vectors[1], neighbour[1])
+        result.versus["offer"] = _described(details.get(neighbour[0]))
     if not typical:
         result.notes.append(f"no typical values stored for {day} (the explain step did not run)")
     return result
+
+
+def _described(details: OfferDetails | None) -> dict[str, Any]:
+    """An offer's details for readers (product, category, discount, validity, label)."""
+    return {} if details is None else details.as_dict()
 
 
 def _versus(this: PairVector, other: PairVector, relation: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ the customers are split into partitions.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,12 +18,14 @@ import numpy as np
 import pyarrow as pa
 
 from offerrank.config import Settings
-from offerrank.engines.base import Scorer
+from offerrank.delivery.attribution import served_contributions
+from offerrank.delivery.reasons import REASON_COLUMNS, choose_reasons
 from offerrank.features.registry import FEATURE_COLUMNS, feature_matrix
 from offerrank.ranking import samples
 from offerrank.ranking.margin import ranking_key
 from offerrank.ranking.rank import rank_within_customer
 from offerrank.ranking.serving import served_top_k
+from offerrank.training.models import Ranker
 
 REC, POOL = "rec", "pool"  # the served lists; one summary row (pairs in the partition)
 
@@ -31,12 +34,13 @@ REC, POOL = "rec", "pool"  # the served lists; one summary row (pairs in the par
 class RankJob:
     """Everything `rank_partition` needs, small enough to send to every executor."""
 
-    model: Scorer
+    model: Ranker
     settings: Settings
     run_date: date
     sizes: samples.SampleSizes
     margin_offers: np.ndarray  # sorted offer ids, with their unit margins (expected margin)
     margins: np.ndarray
+    targeted: np.ndarray  # the offers with a business-type target (a reason may say so)
 
     def unit_margins(self, offer_ids: np.ndarray) -> np.ndarray:
         pos = np.searchsorted(self.margin_offers, offer_ids)
@@ -45,7 +49,8 @@ class RankJob:
 
 def output_schema() -> pa.Schema:
     """One table for every kind of row `rank_partition` returns (`kind` tells them apart;
-    a served row has no features, a sample row no propensity)."""
+    a served row has no features, a sample row no propensity or reasons; the one POOL row
+    holds the partition's pair count in `rank` and its seconds spent on reasons in `score`)."""
     return pa.schema(
         [
             ("kind", pa.string()),
@@ -55,6 +60,7 @@ def output_schema() -> pa.Schema:
             ("score", pa.float64()),
             ("propensity", pa.float64()),
             ("sample_key", pa.float64()),
+            ("reason_codes", pa.string()),
             *[(name, pa.float64()) for name in FEATURE_COLUMNS],
         ]
     )
@@ -70,12 +76,21 @@ def rank_partition(pool: pa.Table, job: RankJob) -> pa.Table:
     key = ranking_key(scores, margin, s.rank_by)
     ranks = rank_within_customer(cust, offer, key)
     served = served_top_k(cust, offer, scores, key, s, job.run_date, rank=ranks)
+    started = time.perf_counter()
+    rows = served_rows(cust, offer, ranks, served, s.top_k)
+    served_offers = served.column("offer_id").to_numpy()
+    reasons = choose_reasons(
+        served_contributions(job.model, X[rows], REASON_COLUMNS),
+        X[rows][:, REASON_COLUMNS],
+        np.isin(served_offers, job.targeted),
+    ).as_json()
+    seconds = time.perf_counter() - started
     parts = [
-        _rows(REC, served.column("customer_id").to_numpy(), served.column("offer_id").to_numpy(),
+        _rows(REC, served.column("customer_id").to_numpy(), served_offers,
               served.column("rank").to_numpy(), served.column("score").to_numpy(),
-              propensity=served.column("propensity").to_numpy()),
+              propensity=served.column("propensity").to_numpy(), reasons=reasons),
         _rows(POOL, np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([pool.num_rows]),
-              np.zeros(1)),
+              np.array([seconds])),
     ]  # fmt: skip
     for kind, (rows, keys) in samples.candidates(cust, offer, ranks, job.sizes, s.seed).items():
         parts.append(
@@ -87,8 +102,28 @@ def rank_partition(pool: pa.Table, job: RankJob) -> pa.Table:
 SCORE_CHUNK_ROWS = 200_000
 
 
+def served_rows(
+    cust: np.ndarray, offer: np.ndarray, ranks: np.ndarray, served: pa.Table, top_k: int
+) -> np.ndarray:
+    """Positions in the pool of the served (customer_id, offer_id) pairs, in served order:
+    greedy serving serves ranks 1..top_k in (customer, rank) order, tried first; any
+    other serving is looked up by pair."""
+    s_cust = served.column("customer_id").to_numpy()
+    s_offer = served.column("offer_id").to_numpy()
+    rows = np.flatnonzero(ranks <= top_k)
+    rows = rows[np.lexsort((ranks[rows], cust[rows]))]
+    if np.array_equal(cust[rows], s_cust) and np.array_equal(offer[rows], s_offer):
+        return rows
+    found = pa.table({"customer_id": cust, "offer_id": offer, "row": np.arange(cust.size)})
+    wanted = pa.table({"customer_id": s_cust, "offer_id": s_offer, "at": np.arange(s_cust.size)})
+    joined = wanted.join(found, keys=["customer_id", "offer_id"]).sort_by("at")
+    if joined.num_rows != s_cust.size:
+        raise ValueError("a served pair is not in the scored pool")
+    return joined.column("row").to_numpy()
+
+
 def predict_in_chunks(
-    model: Scorer, X: np.ndarray, chunk_rows: int = SCORE_CHUNK_ROWS
+    model: Ranker, X: np.ndarray, chunk_rows: int = SCORE_CHUNK_ROWS
 ) -> np.ndarray:
     """model.predict_proba over blocks of rows: every row's score depends on that row
     alone, so the scores equal one call's; the blocks bound the temporary copies."""
@@ -110,6 +145,7 @@ def _rows(
     propensity: np.ndarray | None = None,
     keys: np.ndarray | None = None,
     X: np.ndarray | None = None,
+    reasons: pa.Array | None = None,
 ) -> pa.Table:
     n = cust.size
     nulls = pa.nulls(n, pa.float64())
@@ -121,6 +157,7 @@ def _rows(
         "score": np.asarray(score, dtype=np.float64),
         "propensity": nulls if propensity is None else propensity.astype(np.float64),
         "sample_key": nulls if keys is None else keys.astype(np.float64),
+        "reason_codes": pa.nulls(n, pa.string()) if reasons is None else reasons,
     }
     for j, name in enumerate(FEATURE_COLUMNS):
         columns[name] = nulls if X is None else X[:, j]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from offerrank.delivery.offers import percent
 from offerrank.report.data import ReportData
 from offerrank.report.svg import Series, bar_chart, empty, line_chart
 
@@ -142,12 +143,22 @@ def importance(d: ReportData) -> str:
     )
 
 
+def _offer_words(row: dict[str, Any]) -> str:
+    """ "25 % off fish": what the offer is, next to its id."""
+    category = (row["category"] or "?").replace("_", " ")
+    return (
+        category
+        if row["discount_pct"] is None
+        else f"{percent(row['discount_pct'])} off {category}"
+    )
+
+
 def top_offers(d: ReportData) -> str:
     rows = d.top_offers
     return bar_chart(
         "top-offers",
-        "Most recommended offers (customers whose top K holds the offer)",
-        [f"offer {r['offer_id']} · {r['category'] or '?'}" for r in rows],
+        "Most recommended offers (customers whose top K holds the offer), by offer id",
+        [f"{r['offer_id']}: {_offer_words(r)}" for r in rows],
         [float(r["customers"]) for r in rows],
         value_label="customers",
     )

@@ -142,8 +142,8 @@ def render(d: ReportData) -> str:
         ("Drift per feature", charts.drift(d)),
         ("Global importance", charts.importance(d)),
         ("Most recommended offers", '<div class="charts">' + charts.top_offers(d) + "</div>"
-         + _table(d.top_offers, ["offer_id", "category", "discount_pct", "customers",
-                                 "at_rank_1", "mean_score"])),
+         + _table(d.top_offers, ["offer_id", "product_id", "category", "discount_pct",
+                                 "customers", "at_rank_1", "mean_score"])),
         ("Trends over past runs", '<div class="charts">' + "".join(charts.trends(d)) + "</div>"),
     ]  # fmt: skip
     stamp = datetime.now(timezone.utc).isoformat(sep=" ", timespec="seconds")

@@ -130,6 +130,16 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             WATERMARK_LOG_DDL,
         ),
     ),
+    (
+        8,
+        "recommendation reasons",
+        (
+            # Why each served pair was chosen: a JSON array of one to three reason codes,
+            # strongest first (delivery/reasons.py renders each as a sentence from the code
+            # and the offer); NULL for rows written before.
+            "ALTER TABLE recommendations ADD COLUMN reason_codes TEXT",
+        ),
+    ),
 )
 
 

@@ -101,6 +101,7 @@ RECOMMENDATION_COLUMNS = (
     "score",
     "propensity",
     "model_version",
+    "reason_codes",
 )
 
 

@@ -51,14 +51,17 @@ def partitions_for(run: Run, loaded: Loaded) -> int:
 def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Done[Ranked]:
     s, model, engine = run.settings, trained.model, run.engine
     active = engine.active_offers(run.run_date)
-    margins = engine.offer_facts(active).column("unit_margin").to_numpy(zero_copy_only=False)
+    facts = engine.offer_facts(active)
+    margins = facts.column("unit_margin").to_numpy(zero_copy_only=False)
+    targeted = active[facts.column("targeted").to_numpy(zero_copy_only=False)]
     sizes = samples.SampleSizes(
         s.explain_sample, samples.IMPORTANCE_SAMPLE, s.drift_sample, s.top_k
     )
-    job = RankJob(model.model, s, run.run_date, sizes, active, margins.astype(np.float64))
+    job = RankJob(model.model, s, run.run_date, sizes, active, margins.astype(np.float64), targeted)
     parts = partitions_for(run, loaded)
     kept: dict[str, list[pa.Table]] = {kind: [] for kind in samples.SAMPLE_KINDS}
     pool_pairs = written = 0
+    reasons_seconds = 0.0
     offers: set[int] = set()
     div_sum, div_counted, customers_served = 0.0, 0, 0
     with run.outputs() as con, progress_task("scoring", total=parts) as advance:
@@ -69,7 +72,9 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
             advance(1, f"partition {i + 1} of {parts}")
             kind = out.column("kind")
             recs = out.filter(pc.equal(kind, REC))
-            pool_pairs += int(pc.sum(out.filter(pc.equal(kind, POOL)).column("rank")).as_py() or 0)
+            summary = out.filter(pc.equal(kind, POOL))
+            pool_pairs += int(pc.sum(summary.column("rank")).as_py() or 0)
+            reasons_seconds += float(pc.sum(summary.column("score")).as_py() or 0.0)
             written += recs.num_rows
             outputs.append_recommendations(con, run.day, model.version, recs)
             offers.update(recs.column("offer_id").to_pylist())
@@ -89,6 +94,7 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
                 "customers_with_recommendations": customers_served,
                 "top_k": s.top_k,
                 "partitions": parts,
+                "duration_reasons_s": reasons_seconds,
             }
         )
     chosen = samples.select({k: v[0] for k, v in kept.items()}, sizes)

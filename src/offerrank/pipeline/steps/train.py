@@ -13,6 +13,7 @@ from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.load import Plan
 from offerrank.ranking.retrieval import first_stage_of, retrieval_sidecar, size_retrieval
 from offerrank.store import outputs
+from offerrank.tracking.mlflow_tracking import track_training
 from offerrank.training.registry import ActiveModel, load_active, save_model
 from offerrank.training.train import train_models
 
@@ -96,6 +97,7 @@ def train(run: Run, plan: Plan) -> Done[Trained]:
         )
     model = load_active(run.store)
     assert model is not None
+    run.notes += track_training(s, result, run.run_date, reason, model.version)
     m = result.metrics
     auc_lr, auc_gbm = m.get("val_auc_lr", float("nan")), m.get("val_auc_lgbm", float("nan"))
     trained = (

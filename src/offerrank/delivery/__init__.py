@@ -1,0 +1,1 @@
+"""What downstream readers get: offer details, reasons a customer can read, exports."""

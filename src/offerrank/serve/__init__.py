@@ -1,0 +1,1 @@
+"""The read-only HTTP API on the store (`offerrank serve`)."""

@@ -1,0 +1,1 @@
+"""Experiment tracking of trainings (MLflow, optional: the `[mlflow]` extra)."""
