@@ -53,6 +53,12 @@ class Settings(BaseModel):
     validation_days: int = Field(7, ge=1, description="most recent mature days held out")
     negative_ratio: float = Field(20.0, gt=0, description="negatives kept per positive")
     retrain_weekday: int = Field(0, ge=0, le=6, description="0 = Monday")
+    retrain_new_data_share: float = Field(
+        0.5,
+        ge=0,
+        description="retrain when the new mature impressions since the model's window reach"
+        " this share of those it learned from (0: never for this reason)",
+    )
     seed: int = 42
     promotion_tolerance: float = Field(
         0.005,
@@ -118,6 +124,9 @@ class Settings(BaseModel):
         2, ge=1, description="k of the @k metrics on logged impressions (see README: Evaluation)"
     )
     bootstrap_samples: int = Field(200, ge=0)
+    min_evaluation_positives: int = Field(
+        100, ge=0, description="fewer positives than this make the evaluation low-confidence"
+    )
 
     lock_timeout_s: float = Field(0.0, ge=0, description="wait for a concurrent run")
 

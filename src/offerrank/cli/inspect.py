@@ -58,6 +58,37 @@ def status(
                 s["detail"] or "",
             )  # fmt: skip
         console.print(table)
+        if r.figures:
+            console.print("  " + run_figures(r.figures))
+        for warning in r.warnings:
+            console.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+
+
+def run_figures(figures: dict[str, float]) -> str:
+    """The evaluation in one line: each figure with its interval, the positives it rests
+    on, and the baselines beside precision."""
+
+    def one(name: str, label: str) -> str | None:
+        if name not in figures:
+            return None
+        lo, hi = figures.get(f"{name}_ci_low"), figures.get(f"{name}_ci_high")
+        ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
+        return f"{label} {figures[name]:.4f}{ci}"
+
+    parts = [
+        one("candidate_recall", "candidate recall"),
+        one("auc", "AUC"),
+        one("precision_at_k", "precision@k"),
+        one("precision_at_k_popularity", "popularity"),
+        one("precision_at_k_random", "random"),
+        one("calibration_ratio", "calibration ratio"),
+    ]
+    text = ", ".join(p for p in parts if p)
+    if "n_positives" in figures:
+        text += f" on {figures['n_positives']:.0f} positives"
+        if figures.get("evaluation_low_confidence") == 1:
+            text += " (low confidence)"
+    return text
 
 
 def _fmt(v: float | None) -> str:

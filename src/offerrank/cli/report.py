@@ -5,8 +5,11 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from offerrank.delivery.headline import HEADLINE
+from offerrank.delivery.headline import HEADLINE, headline_value
 from offerrank.pipeline.daily import RunResult
+
+# The figures a low-confidence evaluation (few positives) qualifies.
+LOW_CONFIDENCE = ("auc", "precision_at_k", "recall_at_k", "margin_lift_at_k", "calibration_ratio")
 
 
 def print_run_summary(result: RunResult, console: Console | None = None) -> None:
@@ -23,10 +26,11 @@ def print_run_summary(result: RunResult, console: Console | None = None) -> None
     metrics = Table(title="metrics", title_justify="left")
     metrics.add_column("metric")
     metrics.add_column("value", justify="right")
+    low = result.metrics.get("evaluation_low_confidence") == 1
     for name in HEADLINE:
         if name in result.metrics:
-            v = result.metrics[name]
-            metrics.add_row(name, f"{v:,.0f}" if float(v).is_integer() else f"{v:.4f}")
+            flag = " (low confidence)" if low and name in LOW_CONFIDENCE else ""
+            metrics.add_row(name, headline_value(result.metrics, name) + flag)
     console.print(metrics)
     for note in result.notes:
         console.print(f"[yellow]{note}[/]")

@@ -134,6 +134,12 @@ class Engine(Protocol):
         """offer_id, category and unit margin at the offer price of each id, in input order
         (NULL for an id without offer or product)."""
 
+    def inputs_digest(self, first_order: date, last: date, last_label: date) -> str:
+        """A fingerprint of the loaded rows an evaluation of the impressions shown up to
+        `last` reads: orders (and their lines) from `first_order` to before `last`,
+        impressions to `last`, redemptions to `last_label`, and every product, offer and
+        customer. Equal fingerprints mean equal inputs (a sum of row hashes per table)."""
+
     def active_offers(self, as_of: date) -> np.ndarray:
         """The ids of the offers active on `as_of`."""
 

@@ -3,6 +3,7 @@ that can run a statement over its tables and a few Arrow inputs (`SqlEngine._que
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import date
@@ -19,6 +20,8 @@ from offerrank.features.registry import constant_dates
 
 class SqlEngine(ABC):
     """Facts, labelled impressions, offer attributes and scoped candidates, by shared SQL."""
+
+    ROW_HASH = "hash"  # the engine's 64-bit hash of a row of values, for `inputs_digest`
 
     @abstractmethod
     def _query(
@@ -51,6 +54,14 @@ class SqlEngine(ABC):
         query = pa.table({"row_id": np.arange(ids.size, dtype=np.int64), "offer_id": ids})
         rows = self._query(queries.OFFER_FACTS, {}, {"offer_query": query})
         return rows.cast(OFFER_FACTS_SCHEMA)
+
+    def inputs_digest(self, first_order: date, last: date, last_label: date) -> str:
+        rows = self._query(
+            queries.EVALUATION_INPUTS.format(hash=self.ROW_HASH),
+            {"first_order": first_order, "last": last, "last_label": last_label},
+        )
+        parts = sorted(zip(*(rows.column(c).to_pylist() for c in ("t", "n", "h")), strict=True))
+        return hashlib.sha256(repr(parts).encode()).hexdigest()
 
     def candidates(self, query: SqlQuery, scope: pa.Table) -> pa.Table:
         scope = scope.select(["customer_id"]).cast(pa.schema([("customer_id", pa.int64())]))

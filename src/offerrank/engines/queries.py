@@ -86,3 +86,42 @@ def first_stage_score(
     terms = " + ".join(f"$fs_w{j} * {name}" for j, name in enumerate(columns))
     params = {"fs_bias": float(bias), **{f"fs_w{j}": float(w) for j, w in enumerate(weights)}}
     return f"($fs_bias + {terms})", params
+
+
+# A fingerprint of every loaded row the evaluation of impressions shown up to $last
+# depends on (their features look back $lookback days; their labels reach $label_window
+# days past): a row count and a sum of row hashes per table. `{hash}` is the engine's
+# 64-bit row hash function; sums are taken modulo a prime so that they never overflow.
+EVALUATION_INPUTS = """
+SELECT 'orders' AS t, COUNT(*) AS n,
+       SUM({hash}(order_id, customer_id, order_date, is_business) % 1000000007) AS h
+FROM orders WHERE order_date < $last AND order_date >= $first_order
+UNION ALL
+SELECT 'order_items', COUNT(*),
+       SUM({hash}(i.order_id, product_id, quantity, unit_price, is_promo) % 1000000007)
+FROM order_items AS i JOIN orders AS o ON o.order_id = i.order_id
+WHERE o.order_date < $last AND o.order_date >= $first_order
+UNION ALL
+SELECT 'products', COUNT(*),
+       SUM({hash}(product_id, category, is_fresh, price_tier, is_own_brand, list_price,
+                  unit_cost) % 1000000007)
+FROM products
+UNION ALL
+SELECT 'offers', COUNT(*),
+       SUM({hash}(offer_id, product_id, start_date, end_date, discount_pct,
+                  COALESCE(target_business_type, '')) % 1000000007)
+FROM offers
+UNION ALL
+SELECT 'customers', COUNT(*),
+       SUM({hash}(customer_id, business_type, COALESCE(signup_date, DATE '1970-01-01'))
+           % 1000000007)
+FROM customers
+UNION ALL
+SELECT 'impressions', COUNT(*),
+       SUM({hash}(impression_id, customer_id, offer_id, shown_date) % 1000000007)
+FROM impressions WHERE shown_date <= $last
+UNION ALL
+SELECT 'redemptions', COUNT(*),
+       SUM({hash}(redemption_id, customer_id, offer_id, redeemed_date) % 1000000007)
+FROM redemptions WHERE redeemed_date <= $last_label
+"""

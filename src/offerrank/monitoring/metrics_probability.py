@@ -62,3 +62,25 @@ def calibration_table(labels: Any, probs: Any, bins: int = 10) -> list[dict[str,
         }
         for i in np.flatnonzero(count)
     ]
+
+
+def calibration_ratio(labels: Any, probs: Any) -> float | None:
+    """Mean predicted probability over the observed positive rate: 1 for calibrated
+    scores, 2 when they promise twice the redemptions that happen. None without a
+    positive."""
+    y, p = as_vector(labels), as_vector(probs)
+    if y.size == 0 or y.sum() == 0:
+        return None
+    return float(p.mean() / y.mean())
+
+
+def expected_calibration_error(labels: Any, probs: Any, bins: int = 10) -> float | None:
+    """ECE over equal-mass bins of the predicted probability (`calibration_table`): the
+    mean, weighted by bin size, of |mean predicted - observed rate|. None when empty."""
+    y = as_vector(labels)
+    table = calibration_table(labels, probs, bins)
+    if not table:
+        return None
+    return float(
+        sum(r["count"] * abs(r["mean_predicted"] - r["observed_rate"]) for r in table) / y.size
+    )

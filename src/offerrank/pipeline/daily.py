@@ -79,7 +79,7 @@ def _run_locked(
         with transaction(store):
             outputs.write_run_config(store, run.day, log.run_id, settings.as_json())
         _steps(run, log, on_step)
-        _drop_stale_metrics(run)
+        _drop_stale_metrics(run, log.run_id)
         _write_report(run)
         return RunResult(run_date, log.run_id, log.outcomes, run.metrics, run.notes)
     finally:
@@ -112,10 +112,12 @@ def _finish_step(run: Run, name: str, con: sqlite3.Connection, seconds: float) -
     run.flush_metrics(con)
 
 
-def _drop_stale_metrics(run: Run) -> None:
-    """A rerun replaces the date's metrics: drop those this run did not produce."""
+def _drop_stale_metrics(run: Run, run_id: str) -> None:
+    """A rerun replaces the date's metrics and notes: drop the metrics this run did not
+    produce, and keep its notes (warnings first) for `status` and the report."""
     with transaction(run.store):
         outputs.keep_only_metrics(run.store, run.day, list(run.metrics))
+        outputs.replace_run_notes(run.store, run.day, run_id, run.notes)
 
 
 def completed(settings: Settings, run_date: date) -> bool:

@@ -7,7 +7,7 @@ each group newest first.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -17,6 +17,19 @@ from offerrank.store.db import connect_readonly, table_exists
 PROBLEM = ("failed", "interrupted", "running")
 
 
+# The run figures `status` shows beside the steps (with their intervals when measured).
+FIGURES = (
+    "candidate_recall",
+    "n_positives",
+    "auc",
+    "precision_at_k",
+    "precision_at_k_popularity",
+    "precision_at_k_random",
+    "calibration_ratio",
+    "evaluation_low_confidence",
+)
+
+
 @dataclass
 class RunStatus:
     run_id: str
@@ -24,6 +37,8 @@ class RunStatus:
     started_at: str | None
     status: str  # failed | interrupted | running | success
     steps: list[dict[str, Any]]
+    figures: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,15 +70,58 @@ def recent_runs(settings: Settings, last: int = 5, run_date: date | None = None)
             f" FROM pipeline_runs WHERE run_id IN ({marks}) ORDER BY rowid",
             ids,
         ).fetchall()
+        figures, warnings = _figures(con, [r[1] for r in runs]), _warnings(con, ids)
+        latest_of = dict(
+            con.execute(
+                "SELECT run_date, run_id FROM pipeline_runs WHERE rowid IN"
+                " (SELECT MAX(rowid) FROM pipeline_runs GROUP BY run_date)"
+            ).fetchall()
+        )
     finally:
         con.close()
     by_run: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
     names = ("step", "status", "started_at", "finished_at", "duration_s", "detail")
     for row in steps:
         by_run[row[0]].append(dict(zip(names, row[1:], strict=True)))
-    result = [
-        RunStatus(rid, day, started, _overall([s["status"] for s in by_run[rid]]), by_run[rid])
-        for rid, day, started, _ in runs
-    ]
+    result = []
+    for rid, day, started, _ in runs:
+        overall = _overall([s["status"] for s in by_run[rid]])
+        latest = rid == latest_of.get(day)  # a date's metrics are its latest run's
+        shown = figures.get(day, {}) if overall == "success" and latest else {}
+        result.append(
+            RunStatus(rid, day, started, overall, by_run[rid], shown, warnings.get(rid, []))
+        )
     # Stable sort: problems first, recency kept within each group.
     return sorted(result, key=lambda r: r.status == "success")
+
+
+def _figures(con: Any, days: list[str]) -> dict[str, dict[str, float]]:
+    """The FIGURES of each date (the latest run of a date wrote them), with intervals."""
+    if not days or not table_exists(con, "run_metrics"):
+        return {}
+    names = [n for f in FIGURES for n in (f, f"{f}_ci_low", f"{f}_ci_high")]
+    rows = con.execute(
+        f"SELECT run_date, metric, value FROM run_metrics WHERE run_date IN"
+        f" ({', '.join('?' * len(days))}) AND metric IN ({', '.join('?' * len(names))})",
+        (*days, *names),
+    ).fetchall()
+    out: dict[str, dict[str, float]] = {}
+    for day, metric, value in rows:
+        out.setdefault(day, {})[metric] = value
+    return out
+
+
+def _warnings(con: Any, run_ids: list[str]) -> dict[str, list[str]]:
+    """The warnings each run recorded."""
+    if not run_ids or not table_exists(con, "run_notes"):
+        return {}
+    out: dict[str, list[str]] = {}
+    for run_id, level, note in con.execute(
+        f"SELECT run_id, level, note FROM run_notes WHERE run_id IN"
+        f" ({', '.join('?' * len(run_ids))}) ORDER BY rowid",
+        run_ids,
+    ):
+        out.setdefault(run_id, [])
+        if level == "warning":
+            out[run_id].append(note)
+    return out

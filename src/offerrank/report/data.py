@@ -37,6 +37,7 @@ class ReportData:
     importance: list[dict[str, Any]]
     top_offers: list[dict[str, Any]]
     trends: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _dicts(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
@@ -137,7 +138,15 @@ def read_report_data(con: sqlite3.Connection, day: str) -> ReportData:
             (day,),
         )
     )
+    warnings = [
+        note
+        for (note,) in con.execute(
+            "SELECT note FROM run_notes WHERE run_id = ? AND level = 'warning' ORDER BY rowid",
+            (run_id,),
+        )
+    ]
     return ReportData(
+        warnings=warnings,
         run_date=day,
         metrics=metrics,
         steps=steps,

@@ -27,6 +27,7 @@ table{border-collapse:collapse;font-size:13px}td,th{border-bottom:1px solid #eee
 text-align:left;vertical-align:top}td.n{text-align:right}.legend{font-size:12px}
 .key{margin-right:12px}.key i{display:inline-block;width:10px;height:10px;margin-right:4px}
 p.empty{color:#888;font-style:italic;width:560px}
+.warnings{border:1px solid #b8860b;background:#fff8e1;border-radius:6px;padding:8px 12px}
 """
 
 HEALTH = (
@@ -38,13 +39,20 @@ HEALTH = (
     ("customers_with_recommendations", "customers served"),
     ("coverage", "offer coverage"),
     ("diversity", "category diversity"),
+    ("n_positives", "evaluated positives"),
     ("auc", "evaluation AUC"),
     ("oracle_auc", "oracle AUC"),
     ("precision_at_k", "precision@k"),
+    ("precision_at_k_popularity", "precision@k, popularity order"),
+    ("precision_at_k_random", "precision@k, random order"),
     ("margin_lift_at_k", "margin lift@k"),
+    ("calibration_ratio", "mean prediction / observed rate"),
+    ("ece", "expected calibration error"),
     ("features_drifted", "features drifted"),
     ("retrained", "retrained today"),
 )
+# Figures a low-confidence evaluation (fewer than min_evaluation_positives) qualifies.
+EVALUATED = ("auc", "precision_at_k", "margin_lift_at_k", "calibration_ratio", "ece")
 
 
 def _fmt(v: Any) -> str:
@@ -85,12 +93,25 @@ def _health(d: ReportData) -> str:
     if drift_flag is not None:
         cls, txt = ("bad", "dataset drift") if drift_flag else ("ok", "no dataset drift")
         cards.append(f'<div class="card"><b class="{cls}">{txt}</b><span>drift</span></div>')
-    cards += [
-        f'<div class="card"><b>{_fmt(d.metrics[key])}</b><span>{label}</span></div>'
-        for key, label in HEALTH
-        if key in d.metrics
-    ]
+    low = d.metrics.get("evaluation_low_confidence") == 1
+    for key, label in HEALTH:
+        if key not in d.metrics:
+            continue
+        lo, hi = d.metrics.get(f"{key}_ci_low"), d.metrics.get(f"{key}_ci_high")
+        ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
+        mark = ' <em class="warn">low confidence</em>' if low and key in EVALUATED else ""
+        cards.append(
+            f'<div class="card"><b>{_fmt(d.metrics[key])}</b><span>{label}{ci}{mark}</span></div>'
+        )
     return '<div class="grid">' + "".join(cards) + "</div>"
+
+
+def _warnings(d: ReportData) -> str:
+    """The run's warnings, first thing on the page."""
+    if not d.warnings:
+        return ""
+    items = "".join(f"<li>{escape(w)}</li>" for w in d.warnings)
+    return f'<div class="warnings"><b class="warn">Warnings</b><ul>{items}</ul></div>'
 
 
 def _model(d: ReportData) -> str:
@@ -159,7 +180,7 @@ def render(d: ReportData) -> str:
         f"<title>offerrank run {escape(d.run_date)}</title><style>{CSS}</style></head><body>"
         f"<h1>offerrank run report · {escape(d.run_date)}</h1>"
         f"<p>Generated {stamp} from the store; figures are those the run recorded.</p>"
-        f"{body}<script>{CHECK_SCRIPT}</script></body></html>"
+        f"{_warnings(d)}{body}<script>{CHECK_SCRIPT}</script></body></html>"
     )
 
 

@@ -161,6 +161,20 @@ def _labels(x_label: str, y_label: str) -> str:
     )
 
 
+# What fits left of a bar (190 px of 11 px text): longer labels are shortened, with the
+# whole label on hover.
+LABEL_CHARS = 30
+
+
+def fit_label(label: str, limit: int = LABEL_CHARS) -> str:
+    """`label` if it fits, else its start and end around an ellipsis (ids stay readable
+    at the start, the most specific words at the end)."""
+    if len(label) <= limit:
+        return label
+    head = (limit - 1) // 2
+    return f"{label[:head].rstrip()}…{label[-(limit - 1 - head) :].lstrip()}"
+
+
 def bar_chart(
     name: str,
     title: str,
@@ -183,7 +197,8 @@ def bar_chart(
         y = TOP + i * row
         colour = "#d62728" if highlight and highlight[i] else PALETTE[0]
         out.append(
-            f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{escape(label)}</text>'
+            f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{escape(fit_label(label))}'
+            f"<title>{escape(label)}</title></text>"
             f'<rect class="mark bar" x="{left}" y="{y + 3}" width="{max(v * scale, 1):.1f}" '
             f'height="{row - 6}" fill="{colour}"><title>{escape(label)}: {_num(v)}</title></rect>'
             f'<text x="{left + max(v * scale, 1) + 4:.1f}" y="{y + 13}">{_num(v)}</text>'

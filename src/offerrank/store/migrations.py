@@ -140,6 +140,24 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "ALTER TABLE recommendations ADD COLUMN reason_codes TEXT",
         ),
     ),
+    (
+        9,
+        "run notes and evaluation reuse",
+        (
+            # What a run said beside its figures (a warning: low candidate recall, a
+            # refused model, constant features, figures resting on few positives ...):
+            # `status` and the report show them.
+            """CREATE TABLE IF NOT EXISTS run_notes (
+                run_date TEXT NOT NULL, run_id TEXT NOT NULL, level TEXT NOT NULL,
+                note TEXT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS run_notes_date ON run_notes (run_date)",
+            # An evaluation's figures and curves under the fingerprint of everything they
+            # depend on: a run whose evaluation window and inputs are unchanged reuses them.
+            """CREATE TABLE IF NOT EXISTS evaluation_cache (
+                fingerprint TEXT PRIMARY KEY, run_date TEXT NOT NULL,
+                metrics_json TEXT NOT NULL, curves_json TEXT NOT NULL)""",
+        ),
+    ),
 )
 
 

@@ -324,3 +324,38 @@ def record_model_event(con: sqlite3.Connection, event: ModelEvent) -> None:
         MODEL_EVENT_COLUMNS,
         [tuple(getattr(event, c) for c in MODEL_EVENT_COLUMNS)],
     )
+
+
+# -- run notes ----------------------------------------------------------------------------
+def replace_run_notes(con: sqlite3.Connection, day: str, run_id: str, notes: Sequence[str]) -> None:
+    """The date's notes (a rerun replaces them); a note starting "warning:" is a warning."""
+    con.execute("DELETE FROM run_notes WHERE run_date = ?", (day,))
+    _insert(
+        con,
+        "run_notes",
+        ("run_date", "run_id", "level", "note"),
+        [
+            (
+                day,
+                run_id,
+                "warning" if n.startswith("warning:") else "note",
+                n.removeprefix("warning:").strip(),
+            )
+            for n in notes
+        ],
+    )
+
+
+# -- evaluation reuse ---------------------------------------------------------------------
+def save_evaluation(
+    con: sqlite3.Connection,
+    fingerprint: str,
+    day: str,
+    metrics: Mapping[str, float | None],
+    curves: Mapping[str, Any],
+) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO evaluation_cache (fingerprint, run_date, metrics_json,"
+        " curves_json) VALUES (?, ?, ?, ?)",
+        (fingerprint, day, json.dumps(dict(metrics)), json.dumps(curves, allow_nan=False)),
+    )

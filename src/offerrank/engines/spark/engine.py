@@ -35,6 +35,7 @@ INPUT_ENV = "OFFERRANK_SPARK_INPUT"  # a Parquet folder; unset: read the SQLite 
 
 class SparkEngine(SqlEngine):
     name = "spark"
+    ROW_HASH = "xxhash64"
 
     def __init__(self, settings: Settings, spark: SparkSession | None = None):
         self.settings = settings

@@ -7,7 +7,10 @@ days), scored with features as of each impression's shown date.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,7 +18,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from offerrank.engines.base import Engine, Window
+from offerrank.features.registry import FEATURE_COLUMNS
 from offerrank.monitoring.metrics import evaluate
+from offerrank.monitoring.metrics_bootstrap import bootstrap_ci
+from offerrank.monitoring.metrics_probability import calibration_ratio, expected_calibration_error
 from offerrank.monitoring.metrics_rank import auc
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.curves import evaluation_curves
@@ -29,6 +35,9 @@ from offerrank.training.models import predict_proba
 from offerrank.training.registry import ActiveModel
 
 AT_K = ("precision_at_k", "recall_at_k", "margin_lift_at_k")
+# Bumped whenever what the evaluation computes changes: earlier reusable results then
+# no longer match any fingerprint.
+EVALUATION_VERSION = "2"
 
 
 def evaluation_window(run_date: date, model: ActiveModel, eval_days: int, last: date) -> Window:
@@ -54,28 +63,108 @@ def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, 
             f"no out-of-sample mature impressions with a positive in {window.first}..{window.last}",
             skipped=True,
         )
+    key = evaluation_fingerprint(run, trained, window)
+    reused = run.store.execute(
+        "SELECT run_date, metrics_json, curves_json FROM evaluation_cache WHERE fingerprint = ?",
+        (key,),
+    ).fetchone()
+    if reused is not None:
+        figures, curves = json.loads(reused[1]), json.loads(reused[2])
+        origin = f" (inputs unchanged since the run of {reused[0]}: its figures reused)"
+    else:
+        figures, curves = _evaluate(run, trained, rows)
+        origin = ""
+    figures["eval_window_days"] = (window.last - window.first).days + 1
+    values.update(figures)
+    run.put_metrics(values)
+    _confidence_notes(run, values)
+    with run.outputs() as con:  # curves, metrics and the reusable result in one swap
+        outputs.replace_curves(con, run.day, curves)
+        outputs.save_evaluation(con, key, run.day, figures, curves)
+    return Done(values, _summary(values, window, s.eval_k) + origin)
+
+
+def _evaluate(
+    run: Run, trained: Trained, rows: pa.Table
+) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """Every out-of-sample figure and curve of the window's labelled impressions."""
+    s, engine = run.settings, run.engine
     data = featurize(engine, rows)
     frame = evaluation_frame(engine, rows, predict_proba(trained.model.model, data.X))
-    values.update(evaluate_impressions(frame, s.eval_k, s.bootstrap_samples, s.seed))
+    frame["popularity"] = data.X[:, FEATURE_COLUMNS.index("historical_redemption_rate")]
+    figures: dict[str, float | None] = dict(
+        evaluate_impressions(frame, s.eval_k, s.bootstrap_samples, s.seed)
+    )
     oracle = oracle_auc(run, rows, data.y)
     if oracle is not None:
-        values["oracle_auc"] = oracle
-    values["eval_window_days"] = (window.last - window.first).days + 1
-    run.put_metrics(values)
-    with run.outputs() as con:  # curves and metrics in one swap
-        outputs.replace_curves(con, run.day, evaluation_curves(frame, s.top_k))
-    auc_value = values.get("auc")
-    return Done(
-        values,
-        f"{data.n} impressions {window.first}..{window.last}: AUC "
-        + (f"{auc_value:.4f}" if auc_value is not None else "n/a")
+        figures["oracle_auc"] = oracle
+    return figures, evaluation_curves(frame, s.top_k)
+
+
+def evaluation_fingerprint(run: Run, trained: Trained, window: Window) -> str:
+    """Everything an evaluation depends on: the model, the window, the settings it reads
+    and every input row it can read (the engine's `inputs_digest`)."""
+    s = run.settings
+    digest = run.engine.inputs_digest(
+        window.first - timedelta(days=s.lookback_days),
+        window.last,
+        window.last + timedelta(days=s.label_window_days),
+    )
+    parts = [
+        EVALUATION_VERSION,
+        trained.model.version,
+        trained.model.sidecar.get("artifact_sha256", ""),
+        window.first.isoformat(),
+        window.last.isoformat(),
+        json.dumps(
+            [s.eval_k, s.top_k, s.bootstrap_samples, s.seed, s.lookback_days, s.label_window_days]
+        ),
+        run.engine.name,
+        digest,
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _confidence_notes(run: Run, values: dict[str, float | None]) -> None:
+    positives = values.get("n_positives") or 0
+    low = positives < run.settings.min_evaluation_positives
+    run.put_metrics({"evaluation_low_confidence": int(low)})
+    if low:
+        run.notes.append(
+            f"warning: the evaluation rests on {positives:.0f} positives (fewer than"
+            f" {run.settings.min_evaluation_positives}): its figures are low-confidence"
+        )
+
+
+def _summary(values: dict[str, float | None], window: Window, k: int) -> str:
+    def figure(name: str) -> str:
+        v, lo, hi = (values.get(x) for x in (name, f"{name}_ci_low", f"{name}_ci_high"))
+        if v is None:
+            return "n/a"
+        ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
+        return f"{v:.4f}{ci}"
+
+    oracle = values.get("oracle_auc")
+    return (
+        f"{values.get('n_impressions', 0):.0f} impressions, {values.get('n_positives', 0):.0f}"
+        f" positives, {window.first}..{window.last}: AUC {figure('auc')}"
         + (f" (oracle {oracle:.4f})" if oracle is not None else "")
-        + f", precision@{s.eval_k} {values.get('precision_at_k', float('nan')):.4f}",
+        + f", precision@{k} {figure('precision_at_k')}"
+        + (
+            f" (popularity {values['precision_at_k_popularity']:.4f}, random"
+            f" {values['precision_at_k_random']:.4f})"
+            if values.get("precision_at_k_popularity") is not None
+            and values.get("precision_at_k_random") is not None
+            else ""
+        )
+        + f", calibration ratio {figure('calibration_ratio')}"
     )
 
 
 def evaluate_impressions(frame: pd.DataFrame, k: int, bootstrap: int, seed: int) -> dict:
-    """Every figure on all evaluated impressions, except the @k ones.
+    """Every figure on all evaluated impressions, except the @k ones; the @k figures on
+    the customers with more than k impressions, for the model and, on the same
+    impressions, a popularity order (`popularity` column) and a random order.
 
     A customer with k impressions or fewer has all of them in the top k whatever the
     order, so recall@k and margin lift@k are 1 and precision@k is fixed for them; the
@@ -87,13 +176,40 @@ def evaluate_impressions(frame: pd.DataFrame, k: int, bootstrap: int, seed: int)
         for name, v in evaluate(frame, k, bootstrap=bootstrap, seed=seed).items()
         if not name.startswith(AT_K)
     }
+    values.update(calibration_figures(frame, bootstrap, seed))
     sizes = frame.groupby("customer_id")["label"].transform("size")
     ranked = frame[sizes > k]
     values["eval_customers_at_k"] = ranked["customer_id"].nunique()
     if len(ranked) and ranked["label"].any():
         at_k = evaluate(ranked, k, bootstrap=bootstrap, seed=seed)
         values.update({name: v for name, v in at_k.items() if name.startswith(AT_K)})
+        baselines = {"random": np.zeros(len(ranked))}
+        if "popularity" in ranked:
+            baselines["popularity"] = ranked["popularity"].to_numpy()
+        for name, score in baselines.items():
+            other = evaluate(ranked.assign(score=score), k, bootstrap=0)
+            values.update(
+                {f"{m}_{name}": v for m, v in other.items() if m in AT_K and v is not None}
+            )
     return values
+
+
+def calibration_figures(frame: pd.DataFrame, bootstrap: int, seed: int) -> dict[str, float]:
+    """Mean prediction over observed rate, and the expected calibration error, each with a
+    customer bootstrap interval."""
+    y, p, customers = frame["label"].to_numpy(), frame["score"].to_numpy(), frame["customer_id"]
+    out: dict[str, float] = {}
+    for name, fn in (("calibration_ratio", calibration_ratio), ("ece", expected_calibration_error)):
+        value = fn(y, p)
+        if value is None:
+            continue
+        out[name] = value
+        ci = (
+            bootstrap_ci(fn, y, p, n=bootstrap, seed=seed, cluster=customers) if bootstrap else None
+        )
+        if ci is not None:
+            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = ci
+    return out
 
 
 def evaluation_frame(engine: Engine, rows: pa.Table, probs: np.ndarray) -> pd.DataFrame:

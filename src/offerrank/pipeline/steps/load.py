@@ -11,7 +11,7 @@ from offerrank.config import Settings
 from offerrank.engines.base import StoreFacts
 from offerrank.errors import RunError
 from offerrank.pipeline.context import Run
-from offerrank.pipeline.retrain import retrain_reason
+from offerrank.pipeline.retrain import retrain_reason, store_state
 from offerrank.pipeline.runs import Done
 from offerrank.ranking.retrieval import retrieval_of
 from offerrank.training.dataset import last_mature_day, training_split
@@ -26,6 +26,7 @@ class Plan:
     active: ActiveModel | None
     retrain_reason: str | None
     history_start: date
+    store_state: dict[str, dict[str, int]]  # before the data is read: a model records it
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,9 @@ def plan_run(run: Run) -> Plan:
     if active is not None and retrieval_of(active.sidecar) is None:
         run.notes.append(f"{active.version} carries no learned retrieval; retraining")
         active = None
-    reason = retrain_reason(run.store, run.run_date, run.settings, have_model=active is not None)
+    reason = retrain_reason(run.store, run.run_date, run.settings, active)
     start = history_start(run.run_date, run.settings, retraining=reason is not None)
-    return Plan(active, reason, start)
+    return Plan(active, reason, start, store_state(run.store))
 
 
 def load(run: Run, plan: Plan) -> Done[Loaded]:

@@ -57,6 +57,7 @@ def train(run: Run, plan: Plan) -> Done[Trained]:
     )
     sizing = size_retrieval(run.engine, result.data.split.validation, first_stage, s)
     result.sidecar["retrieval"] = retrieval_sidecar(first_stage, sizing)
+    result.sidecar["store_state"] = plan.store_state
     decision = decide(result, active, s)
     run.put_metrics(
         {
