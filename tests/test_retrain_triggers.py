@@ -60,9 +60,7 @@ def test_a_late_row_dated_inside_the_window_retrains(trained: Settings) -> None:
             " FROM offers), '2026-01-10', 'app', NULL FROM impressions"
         )
     assert run_daily(trained, TUESDAY).ok
-    assert "impressions rows added since, dated inside its window" in _train_detail(
-        trained.db_path
-    )
+    assert "impressions rows added since, dated inside its window" in _train_detail(trained.db_path)
 
 
 def test_a_late_row_dated_after_the_window_does_not(trained: Settings) -> None:
