@@ -128,8 +128,11 @@ def test_unit_margin_is_net_of_the_discount() -> None:
         "CREATE TABLE products (product_id INT, category TEXT, list_price DOUBLE, unit_cost DOUBLE)"
     )
     con.execute("INSERT INTO products VALUES (1, 'a', 10.0, 6.0), (2, 'b', 4.0, 3.9)")
-    con.execute("CREATE TABLE offers (offer_id INT, product_id INT, discount_pct DOUBLE)")
-    con.execute("INSERT INTO offers VALUES (7, 1, 0.25), (8, 2, 0.10)")
+    con.execute(
+        "CREATE TABLE offers (offer_id INT, product_id INT, discount_pct DOUBLE,"
+        " target_business_type TEXT)"
+    )
+    con.execute("INSERT INTO offers VALUES (7, 1, 0.25, NULL), (8, 2, 0.10, 'hotel')")
     # 10 * 0.75 - 6 = 1.5 ; 4 * 0.9 - 3.9 = -0.3 (sold below cost)
     engine = DuckDBEngine(Settings(), con)
     np.testing.assert_allclose(unit_margins(engine, np.array([8, 7, 7])), [-0.3, 1.5, 1.5])

@@ -124,10 +124,12 @@ def test_retrieval_pool_scores_and_lists_are_identical(engines, tiny_settings: S
         duck.retrieval_ranks(positives, eligible_sql(), stage),
     )
     active = duck.active_offers(RUN_DATE)
-    margins = duck.offer_facts(active).column("unit_margin").to_numpy()
+    facts = duck.offer_facts(active)
+    margins = facts.column("unit_margin").to_numpy()
+    targeted = active[facts.column("targeted").to_numpy(zero_copy_only=False)]
     job = RankJob(
         result.model, tiny_settings, RUN_DATE, samples.SampleSizes(200, 50, 500, 10),
-        active, margins,
+        active, margins, targeted,
     )  # fmt: skip
     retrieval = retrieval_query(RUN_DATE, stage, 8)
 

@@ -49,7 +49,15 @@ class Settings(BaseModel):
     label_window_days: int = Field(7, ge=0)
 
     # training
-    train_window_days: int = Field(56, ge=7, description="days of mature impressions used")
+    train_window_days: int = Field(
+        56, ge=7, description="the fewest days of mature impressions a model learns from"
+    )
+    max_train_window_days: int = Field(
+        182, ge=7, description="the most days a model learns from, when positives are few"
+    )
+    min_train_positives: int = Field(
+        3000, ge=0, description="widen the window (by weeks) until training has this many"
+    )
     validation_days: int = Field(7, ge=1, description="most recent mature days held out")
     negative_ratio: float = Field(20.0, gt=0, description="negatives kept per positive")
     retrain_weekday: int = Field(0, ge=0, le=6, description="0 = Monday")

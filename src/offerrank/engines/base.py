@@ -104,6 +104,9 @@ class Engine(Protocol):
         """impression_id, customer_id, offer_id, as_of (= shown_date), label of the
         impressions shown in `window`, by impression_id."""
 
+    def positives_by_day(self, window: Window) -> pa.Table:
+        """shown_date and positives (impressions labelled 1) of each day of `window`."""
+
     def features(self, rows: pa.Table, feature_set: FeatureSet = DEFAULT_FEATURES) -> pa.Table:
         """Keys and features of (customer_id, offer_id, as_of) rows, each as of its own
         as_of, in row order (`features.registry.feature_schema`)."""

@@ -49,6 +49,10 @@ class SqlEngine(ABC):
         )
         return rows.cast(LABELLED_SCHEMA)
 
+    def positives_by_day(self, window: Window) -> pa.Table:
+        rows = self._query(queries.POSITIVES_BY_DAY, {"first": window.first, "last": window.last})
+        return rows.cast(pa.schema([("shown_date", pa.date32()), ("positives", pa.int64())]))
+
     def offer_facts(self, offer_ids: np.ndarray) -> pa.Table:
         ids = np.asarray(offer_ids, dtype=np.int64)
         query = pa.table({"row_id": np.arange(ids.size, dtype=np.int64), "offer_id": ids})

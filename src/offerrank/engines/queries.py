@@ -125,3 +125,11 @@ SELECT 'redemptions', COUNT(*),
        SUM({hash}(redemption_id, customer_id, offer_id, redeemed_date) % 1000000007)
 FROM redemptions WHERE redeemed_date <= $last_label
 """
+
+POSITIVES_BY_DAY = """
+SELECT shown_date, SUM(label) AS positives
+FROM impression_labels
+WHERE shown_date BETWEEN $first AND $last
+GROUP BY shown_date
+ORDER BY shown_date
+"""

@@ -102,7 +102,7 @@ def _steps(run: Run, log: StepLog, on_step: Callable[[str], None] | None) -> Non
     retrieval = step("candidates", lambda: candidates(run, trained))
     ranked = step("rank", lambda: rank(run, loaded, trained, retrieval))
     step("explain", lambda: explain(run, trained, ranked))
-    step("drift", lambda: drift(run, trained, ranked))
+    step("drift", lambda: drift(run, loaded.plan, trained, ranked))
     step("evaluate", lambda: evaluate_step(run, trained, ranked))
 
 

@@ -117,13 +117,32 @@ def calibration(d: ReportData) -> str:
     )
 
 
+NEAR_CONSTANT = 0.99
+
+
+def _constancy(row: dict[str, Any]) -> str:
+    share = row.get("top_value_share")
+    if share is None or share < NEAR_CONSTANT:
+        return ""
+    return " (constant)" if share >= 1.0 else f" (one value in {share:.0%})"
+
+
 def drift(d: ReportData) -> str:
     rows = d.drift
+    title = "Drift per feature (PSI against the model's reference; red = drifted)"
+    if rows and all(r["psi"] is None for r in rows):
+        flagged = [r["feature"] + _constancy(r) for r in rows if _constancy(r)]
+        return empty(
+            "drift",
+            title,
+            "not applicable today: the first day of a new model, with no earlier reference"
+            + (f"; no use to the model today: {', '.join(flagged)}" if flagged else ""),
+        )
     threshold = rows[0]["psi_threshold"] if rows else None
     return bar_chart(
         "drift",
-        "Drift per feature (PSI against the model's reference; red = drifted)",
-        [r["feature"] for r in rows],
+        title,
+        [r["feature"] + _constancy(r) for r in rows],
         [float(r["psi"] or 0.0) for r in rows],
         value_label="population stability index",
         highlight=[bool(r["drifted"]) for r in rows],

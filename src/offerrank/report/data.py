@@ -113,8 +113,8 @@ def read_report_data(con: sqlite3.Connection, day: str) -> ReportData:
         validation_roc = _curves(con, model["trained_for"]).get("validation.roc")
     drift = _dicts(
         con.execute(
-            "SELECT feature, psi, wasserstein, psi_threshold, wasserstein_threshold, drifted"
-            " FROM feature_drift WHERE run_date = ? ORDER BY psi DESC",
+            "SELECT feature, psi, wasserstein, psi_threshold, wasserstein_threshold, drifted,"
+            " top_value_share FROM feature_drift WHERE run_date = ? ORDER BY psi DESC",
             (day,),
         )
     )

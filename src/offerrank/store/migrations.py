@@ -158,6 +158,15 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 metrics_json TEXT NOT NULL, curves_json TEXT NOT NULL)""",
         ),
     ),
+    (
+        10,
+        "constant features",
+        (
+            # Share of the day's scored pairs holding the feature's most common value: 1 is
+            # a constant feature (no use to the model), 0.99 and more a near-constant one.
+            "ALTER TABLE feature_drift ADD COLUMN top_value_share REAL",
+        ),
+    ),
 )
 
 

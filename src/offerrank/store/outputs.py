@@ -150,33 +150,37 @@ class DriftRow(Protocol):
     def drifted(self) -> bool: ...
 
 
-def replace_feature_drift(con: sqlite3.Connection, day: str, rows: Sequence[DriftRow]) -> None:
+def replace_feature_drift(
+    con: sqlite3.Connection,
+    day: str,
+    rows: Sequence[DriftRow],
+    top_value_shares: Mapping[str, float],
+) -> None:
+    """The date's drift per feature, with the share of today's pairs holding the feature's
+    most common value; a feature without drift statistics (no reference to compare with)
+    gets NULL statistics."""
     con.execute("DELETE FROM feature_drift WHERE run_date = ?", (day,))
-    _insert(
-        con,
-        "feature_drift",
-        (
-            "run_date",
-            "feature",
-            "psi",
-            "wasserstein",
-            "psi_threshold",
-            "wasserstein_threshold",
-            "drifted",
-        ),
-        [
-            (
-                day,
-                r.feature,
-                r.psi,
-                r.wasserstein,
-                r.psi_threshold,
-                r.wasserstein_threshold,
-                int(r.drifted),
-            )
-            for r in rows
-        ],
+    by_feature = {r.feature: r for r in rows}
+    columns = (
+        "run_date",
+        "feature",
+        "psi",
+        "wasserstein",
+        "psi_threshold",
+        "wasserstein_threshold",
+        "drifted",
+        "top_value_share",
     )
+    values = []
+    for feature in dict.fromkeys([*by_feature, *top_value_shares]):
+        r = by_feature.get(feature)
+        stats = (
+            (r.psi, r.wasserstein, r.psi_threshold, r.wasserstein_threshold, int(r.drifted))
+            if r is not None
+            else (None, None, None, None, 0)
+        )
+        values.append((day, feature, *stats, top_value_shares.get(feature)))
+    _insert(con, "feature_drift", columns, values)
 
 
 def put_drift_reference(

@@ -34,14 +34,47 @@ def last_mature_day(run_date: date, settings: Settings) -> date:
     return run_date - timedelta(days=settings.label_window_days + 1)
 
 
-def training_split(run_date: date, settings: Settings) -> Split:
+def training_split(run_date: date, settings: Settings, window_days: int | None = None) -> Split:
+    """The training and validation days of a model trained on `run_date`, over a window of
+    `window_days` mature days (default: `train_window_days`)."""
     last = last_mature_day(run_date, settings)
     val_first = last - timedelta(days=settings.validation_days - 1)
-    train_first = last - timedelta(days=settings.train_window_days - 1)
+    train_first = last - timedelta(days=(window_days or settings.train_window_days) - 1)
     return Split(
         train=Window(train_first, val_first - timedelta(days=1)),
         validation=Window(val_first, last),
     )
+
+
+def widest_split(run_date: date, settings: Settings) -> Split:
+    """The split over the longest window a training may use (`max_train_window_days`)."""
+    return training_split(
+        run_date, settings, max(settings.train_window_days, settings.max_train_window_days)
+    )
+
+
+def choose_window(engine: Engine, run_date: date, settings: Settings) -> Split:
+    """The training window: `train_window_days`, widened week by week into older history
+    (up to `max_train_window_days`) while the training split holds fewer than
+    `min_train_positives` positives. A store with few positives then learns from all the
+    history it needs, not from a fixed number of days."""
+    widest = widest_split(run_date, settings)
+    per_day = engine.positives_by_day(widest.train)
+    days = per_day.column("shown_date").to_pylist()
+    counts = dict(zip(days, per_day.column("positives").to_pylist(), strict=True))
+    window = settings.train_window_days
+    while True:
+        split = training_split(run_date, settings, window)
+        positives = sum(n for d, n in counts.items() if split.train.contains(d))
+        wider = window + 7
+        older = any(d < split.train.first for d in counts)  # history left to widen into
+        if (
+            positives >= settings.min_train_positives
+            or wider > settings.max_train_window_days
+            or not older
+        ):
+            return split
+        window = wider
 
 
 @dataclass
@@ -124,10 +157,14 @@ class TrainingData:
     train_positive_rate: float  # before downsampling
 
 
-def build_training_data(engine: Engine, run_date: date, settings: Settings) -> TrainingData:
-    """Mature impressions of the window, negatives of the training split downsampled;
-    both splits featurized in one engine pass (an engine's cost is mostly per pass)."""
-    split = training_split(run_date, settings)
+def build_training_data(
+    engine: Engine, run_date: date, settings: Settings, split: Split | None = None
+) -> TrainingData:
+    """Mature impressions of the window (`split`, default `choose_window`), negatives of
+    the training split downsampled; both splits featurized in one engine pass (an
+    engine's cost is mostly per pass). The engine must hold the orders of the window's
+    lookback."""
+    split = split or choose_window(engine, run_date, settings)
     train_rows, kept_rate, positive_rate = downsampled_train_rows(
         engine.labelled_impressions(split.train), settings
     )

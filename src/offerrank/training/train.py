@@ -19,7 +19,7 @@ from offerrank.config import Settings
 from offerrank.engines.base import Engine
 from offerrank.errors import RunError
 from offerrank.features.registry import FEATURE_COLUMNS
-from offerrank.training.dataset import TrainingData, build_training_data
+from offerrank.training.dataset import Split, TrainingData, build_training_data
 from offerrank.training.models import (
     LogisticModel,
     Ranker,
@@ -48,9 +48,12 @@ def model_version(run_date: date, kind: str) -> str:
     return f"{run_date.isoformat()}-{short}"
 
 
-def train_models(engine: Engine, run_date: date, settings: Settings) -> TrainResult:
+def train_models(
+    engine: Engine, run_date: date, settings: Settings, split: Split | None = None
+) -> TrainResult:
     """Fit LR and LightGBM, pick by validation AUC, calibrate; RunError when data is too thin."""
-    return fit_models(build_training_data(engine, run_date, settings), run_date, settings)
+    data = build_training_data(engine, run_date, settings, split)
+    return fit_models(data, run_date, settings)
 
 
 def fit_models(data: TrainingData, run_date: date, settings: Settings) -> TrainResult:

@@ -1,38 +1,65 @@
-"""Feature drift of today's scored pairs against the active model's reference.
+"""Feature drift of today's scored pairs against the active model's reference, and the
+features that carry no information today.
 
-The reference is the features the model scored on the day it was trained (same
-population: candidate pairs), so that the candidate rules' deliberate selection is not
-mistaken for drift.
+A model's reference is the features of the pairs it scored on its first day (same
+population: retrieved pairs), so that retrieval's deliberate selection is not mistaken for
+drift. On that first day the rows would be compared with themselves, so a new model's
+first day is compared with the reference of the model it replaced (or drift is marked not
+applicable when there is none).
+
+A feature that is constant (or nearly: one value in 99 % of the pairs) tells the model
+nothing today: it is flagged, in the notes and the report, whatever its drift.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
 
 from offerrank.features.registry import FEATURE_COLUMNS
 from offerrank.monitoring.drift import dataset_drift, feature_drift_from_profile, reference_profile
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import Done
+from offerrank.pipeline.steps.load import Plan
 from offerrank.pipeline.steps.rank import Ranked
 from offerrank.pipeline.steps.train import Trained
 from offerrank.store import outputs
 
+NEAR_CONSTANT = 0.99  # share of the pairs holding one value
+# Constant among retrieved pairs by the eligibility rules themselves, not by the data.
+BY_RULE = {"business_type_match": "retrieval keeps only offers meant for the customer's type"}
 
-def drift(run: Run, trained: Trained, ranked: Ranked) -> Done[None]:
+
+def drift(run: Run, plan: Plan, trained: Trained, ranked: Ranked) -> Done[None]:
     feats = ranked.drift  # a uniform hash sample of the scored pairs (drift_sample)
     if feats.num_rows == 0:
         return Done(None, "no scoring features today (no candidates)", skipped=True)
     s, version = run.settings, trained.model.version
-    row = run.store.execute(
-        "SELECT reference_date, profile_json FROM drift_reference WHERE model_version = ?",
-        (version,),
-    ).fetchone()
-    new_reference = row is None
-    if new_reference:
-        profile = reference_profile(feats, list(FEATURE_COLUMNS))
-        ref_date = run.day
+    run.put_metrics({"drift_sample_pairs": feats.num_rows})
+    shares = top_value_shares(feats)
+    _flag_constant(run, shares)
+    own = _reference(run, version)
+    if own is None:  # the model's first day: today's rows become its reference
+        with run.outputs() as con:
+            outputs.put_drift_reference(
+                con, version, run.day, reference_profile(feats, list(FEATURE_COLUMNS))
+            )
+        previous = plan.active.version if plan.active is not None else None
+        earlier = _reference(run, previous) if previous and previous != version else None
+        if earlier is None:
+            with run.outputs() as con:
+                outputs.replace_feature_drift(con, run.day, [], shares)
+            return Done(
+                None,
+                f"not applicable: the first day of {version}, and no earlier reference",
+                skipped=True,
+            )
+        ref_date, profile, against = earlier[0], earlier[1], f"{previous}'s reference of"
     else:
-        ref_date, profile = row[0], json.loads(row[1])
+        ref_date, profile, against = own[0], own[1], "its reference of"
     drifts = feature_drift_from_profile(
         profile,
         feats,
@@ -49,13 +76,47 @@ def drift(run: Run, trained: Trained, ranked: Ranked) -> Done[None]:
         }
     )
     with run.outputs() as con:
-        if new_reference:
-            outputs.put_drift_reference(con, version, run.day, profile)
-        outputs.replace_feature_drift(con, run.day, drifts)
+        outputs.replace_feature_drift(con, run.day, drifts, shares)
     drifted = [d.feature for d in drifts if d.drifted]
     return Done(
         None,
-        f"{len(drifted)} of {len(drifts)} features drifted against {ref_date}"
+        f"{len(drifted)} of {len(drifts)} features drifted against {against} {ref_date}"
         + (f" ({', '.join(drifted[:5])})" if drifted else "")
         + ("; dataset drift flagged: retrain next run" if flag else ""),
     )
+
+
+def _reference(run: Run, version: str | None) -> tuple[str, dict[str, Any]] | None:
+    if version is None:
+        return None
+    row = run.store.execute(
+        "SELECT reference_date, profile_json FROM drift_reference WHERE model_version = ?",
+        (version,),
+    ).fetchone()
+    return None if row is None else (row[0], json.loads(row[1]))
+
+
+def top_value_shares(feats: pa.Table) -> dict[str, float]:
+    """Per feature, the share of the pairs holding its most common value."""
+    out = {}
+    for name in FEATURE_COLUMNS:
+        values = feats.column(name).to_numpy()
+        _, counts = np.unique(values, return_counts=True)
+        out[name] = float(counts.max() / values.size) if values.size else 1.0
+    return out
+
+
+def _flag_constant(run: Run, shares: dict[str, float]) -> None:
+    constant = [f for f, v in shares.items() if v >= 1.0 and f not in BY_RULE]
+    nearly = [f for f, v in shares.items() if NEAR_CONSTANT <= v < 1.0 and f not in BY_RULE]
+    run.put_metrics({"constant_features": len(constant), "near_constant_features": len(nearly)})
+    if constant:
+        run.notes.append(
+            "warning: constant in every scored pair today, so no use to the model: "
+            + ", ".join(constant)
+        )
+    if nearly:
+        run.notes.append(
+            f"warning: one value in {NEAR_CONSTANT:.0%} or more of the scored pairs today: "
+            + ", ".join(f"{f} ({shares[f]:.1%})" for f in nearly)
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from offerrank.errors import RunError
 from offerrank.pipeline.context import Run
@@ -14,6 +14,7 @@ from offerrank.pipeline.steps.load import Plan
 from offerrank.ranking.retrieval import first_stage_of, retrieval_sidecar, size_retrieval
 from offerrank.store import outputs
 from offerrank.tracking.mlflow_tracking import track_training
+from offerrank.training.dataset import choose_window
 from offerrank.training.registry import ActiveModel, load_active, save_model
 from offerrank.training.train import train_models
 
@@ -41,8 +42,16 @@ def train(run: Run, plan: Plan) -> Done[Trained]:
             f"using {active.version} (no retrain due: not a scheduled day, no drift)",
             skipped=True,
         )
+    split = choose_window(run.engine, run.run_date, s)
+    needed = split.train.first - timedelta(days=s.lookback_days)
+    if needed < plan.history_start:  # a wider window: its older orders too
+        run.engine.load(since=needed)
+        run.notes.append(
+            f"training window widened to {split.train.first}..{split.validation.last}"
+            f" (min_train_positives {s.min_train_positives})"
+        )
     try:
-        result = train_models(run.engine, run.run_date, s)
+        result = train_models(run.engine, run.run_date, s, split)
     except RunError:
         if active is None:
             raise
