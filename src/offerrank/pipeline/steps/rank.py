@@ -58,6 +58,9 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
         s.explain_sample, samples.IMPORTANCE_SAMPLE, s.drift_sample, s.top_k
     )
     job = RankJob(model.model, s, run.run_date, sizes, active, margins.astype(np.float64), targeted)
+    compiled = model.model.compile(s.models_dir / model.version)
+    if compiled:
+        run.notes.append(compiled)
     parts = partitions_for(run, loaded)
     kept: dict[str, list[pa.Table]] = {kind: [] for kind in samples.SAMPLE_KINDS}
     pool_pairs = written = 0
