@@ -42,7 +42,9 @@ def emit(state: State, payload: dict, human: str | None = None) -> None:
 @app.command()
 def generate(
     ctx: typer.Context,
-    preset: str = typer.Option("small", help="tiny | small | medium | large"),
+    preset: str = typer.Option(
+        "small", help="tiny | small | medium | large | xlarge | harsh (docs/worlds.md)"
+    ),
     seed: int = typer.Option(7, help="Random seed: the same seed gives the same world."),
     start: str | None = typer.Option(None, help="First day of history (YYYY-MM-DD)."),
     end: str | None = typer.Option(None, help="Last day of history (YYYY-MM-DD)."),
