@@ -8,7 +8,6 @@ constant columns and assumed costs of an imported feed.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from offerrank.world.campaigns import inclusion_probabilities
 from offerrank.world.domain import GROCERY
 from offerrank.world.generate import PRESETS, World, generate_world
 from offerrank.world.policy import choose_impressions
+from store_shell import one, rows
 
 HARSH = PRESETS["harsh"]
 # Fewer households, fewer products and 20 weeks: the same campaigns, books and response.
@@ -36,18 +36,6 @@ def harsh(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("harsh") / "harsh.db"
     generate_world(db, preset=SMALL_HARSH, seed=3)
     return db
-
-
-def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
-def one(db: Path, sql: str, params: tuple = ()) -> object:
-    return rows(db, sql, params)[0][0]
 
 
 def test_positive_rate_is_of_the_order_of_five_in_ten_thousand(harsh: Path) -> None:

@@ -26,6 +26,7 @@ from offerrank.world.policy import _draw_columns
 from offerrank.world.population import build_catalogue
 from offerrank.world.presets import WORLD_VERSION
 from offerrank.world.storage import Batch
+from store_shell import one, rows
 
 MICRO = Preset(
     "micro", customers=120, products=80, days=60, stores=2, active_offers=20, show_share=0.25
@@ -58,18 +59,6 @@ def digest(db: Path) -> dict[str, str]:
         out[name] = h.hexdigest()
     con.close()
     return out
-
-
-def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
-def one(db: Path, sql: str, params: tuple = ()) -> object:
-    return rows(db, sql, params)[0][0]
 
 
 @pytest.fixture(scope="module")
