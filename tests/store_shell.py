@@ -1,5 +1,5 @@
-"""Two ways of touching a test store: as an operator in a SQL shell, and as a run does
-before its first step (the incremental contract check)."""
+"""Ways of touching a test store: as an operator in a SQL shell (writes and queries), and
+as a run does before its first step (the incremental contract check)."""
 
 from __future__ import annotations
 
@@ -26,3 +26,17 @@ def shell(db: Path, sql: str) -> None:
     con = sqlite3.connect(db)
     con.executescript(sql)
     con.close()
+
+
+def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    """Read as an operator would: one query, all its rows."""
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def one(db: Path, sql: str, params: tuple = ()) -> object:
+    """The first column of a query's first row."""
+    return rows(db, sql, params)[0][0]

@@ -14,10 +14,19 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from offerrank.errors import OfferrankError
+from offerrank.store import watermarks
 from offerrank.store.contract import INPUT_TABLES
+from offerrank.store.db import transaction
+from offerrank.world.bulk import BulkWriter
+from offerrank.world.columns import distinct
+from offerrank.world.domain import WHOLESALE
 from offerrank.world.generate import PRESETS, Preset, World, generate_world, true_probability
+from offerrank.world.history import LineBuffer, Lines
 from offerrank.world.policy import _draw_columns
-from offerrank.world.population import N_CAT, build_catalogue
+from offerrank.world.population import build_catalogue
+from offerrank.world.presets import WORLD_VERSION
+from offerrank.world.storage import Batch
+from store_shell import one, rows
 
 MICRO = Preset(
     "micro", customers=120, products=80, days=60, stores=2, active_offers=20, show_share=0.25
@@ -51,18 +60,6 @@ def digest(db: Path) -> dict[str, str]:
         out[name] = h.hexdigest()
     con.close()
     return out
-
-
-def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
-def one(db: Path, sql: str, params: tuple = ()) -> object:
-    return rows(db, sql, params)[0][0]
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +100,50 @@ def test_stepping_from_saved_state_equals_one_generate_call(tmp_path: Path) -> N
     with World.open(stepped) as world:
         world.run()
     assert digest(stepped) == digest(tmp_path / "whole.db")
+
+
+def test_bulk_run_writes_the_same_store_as_stepping_day_by_day(tmp_path: Path) -> None:
+    """`run` goes through the bulk writer process, `step` through the standard library."""
+    whole = generate_world(tmp_path / "whole.db", preset=MICRO, seed=9)
+    stepped = tmp_path / "stepped.db"
+    with World.create(stepped, MICRO, 9, whole.start, whole.end) as world:
+        while world.next_date <= whole.end:
+            world.step()
+        world.run()  # nothing left: only the read indexes
+        with transaction(world.con):
+            watermarks.mark_checked(world.con)
+    assert digest(stepped) == digest(tmp_path / "whole.db")
+
+
+def test_a_generated_store_ends_checked_with_its_triggers(tiny: Path) -> None:
+    con = sqlite3.connect(tiny)
+    try:
+        assert watermarks.ensure(con) == []  # every trigger there, nothing reset
+        tables = watermarks.input_tables_present(con)
+        assert watermarks.marks(con) == watermarks.high_rowids(con, tables)
+        have = {r[0] for r in con.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'")}
+        made = {sql for t in tables for sql in watermarks.trigger_sql(t)}
+        assert have == {sql.replace(" IF NOT EXISTS", "") for sql in made}
+        version = con.execute("SELECT value FROM sim_world WHERE key = 'world_version'")
+        assert version.fetchone() == (str(WORLD_VERSION),)
+    finally:
+        con.close()
+
+
+def test_a_failed_bulk_write_names_the_store_and_keeps_the_whole_batches(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    with World.create(db, MICRO, 1, date(2026, 1, 1), date(2026, 1, 31)) as world:
+        world.run(until=date(2026, 1, 10))
+    good = digest(db)
+    broken = Batch().rows("impressions", pa.table({"no_such_column": [1]}))
+    with (
+        pytest.raises(OfferrankError, match=r"writing to .*w\.db failed"),
+        BulkWriter(db) as writer,
+    ):
+        writer.write(Batch().sql("DELETE FROM orders"))
+        writer.write(broken)
+    assert one(db, "SELECT COUNT(*) FROM orders") == 0  # the first batch was whole
+    assert digest(db)["impressions"] == good["impressions"]  # the broken batch left nothing
 
 
 def test_step_refuses_a_day_out_of_sequence(tmp_path: Path) -> None:
@@ -411,7 +452,9 @@ def test_user_errors_are_clear(tmp_path: Path) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    cat=st.integers(0, N_CAT - 1), tier=st.integers(1, 3), u=st.floats(0.0, 1.0, exclude_max=True)
+    cat=st.integers(0, WHOLESALE.n_categories - 1),
+    tier=st.integers(1, 3),
+    u=st.floats(0.0, 1.0, exclude_max=True),
 )
 def test_catalogue_sampler_stays_in_the_requested_category_and_tier(
     cat: int, tier: int, u: float
@@ -447,3 +490,63 @@ def _catalogue():  # noqa: ANN202 - built once, shared by hypothesis examples
     if not _CATALOGUE:
         _CATALOGUE.append(build_catalogue(MICRO, 11))
     return _CATALOGUE[0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from([0.0, 0.0, 0.2, 1.0, 2.5]), min_size=5, max_size=5).filter(
+            lambda r: sum(r) > 0
+        ),
+        min_size=1,
+        max_size=9,
+    ),
+    st.integers(1, 4),
+    st.integers(0, 2**32 - 1),
+)
+def test_policy_draws_by_blocks_of_rows_equal_the_whole_grid(
+    weights: list[list[float]], block: int, seed: int
+) -> None:
+    probs = np.array(weights)
+    u = np.random.default_rng(seed).random((probs.shape[0], 3))
+    whole = _draw_columns(probs, u)
+    blocks = [
+        _draw_columns(probs[s : s + block], u[s : s + block], first_row=s)
+        for s in range(0, probs.shape[0], block)
+    ]
+    assert np.array_equal(np.concatenate(blocks), whole)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 9), st.integers(0, 5)), max_size=60),
+    st.lists(st.integers(0, 9), max_size=6),
+    st.integers(0, 5),
+    st.integers(1, 6),
+)
+def test_line_buffer_selects_a_customers_lines_in_write_order(
+    rows: list[tuple[int, int]], wanted: list[int], first: int, span: int
+) -> None:
+    """What `summarize` relies on: the selected lines, per customer, in write order."""
+    cust = np.array([c for c, _ in rows], dtype=np.int64)
+    day = np.sort(np.array([d for _, d in rows], dtype=np.int64))  # written day by day
+    n = cust.size
+    lines = Lines(
+        cust, np.arange(n) % 7, day, np.arange(n) // 3, np.arange(n) * 0.5, np.arange(n) % 2
+    )
+    buffer = LineBuffer.of(lines)
+    customers = distinct(np.array(wanted, dtype=np.int64))
+    got = buffer.select(customers, first, first + span)
+    keep = np.isin(cust, customers) & (day >= first) & (day < first + span)
+    for c in customers.tolist():
+        mine = got.where(got.customer == c)
+        assert mine.unit_price.tolist() == lines.unit_price[keep & (cust == c)].tolist()
+        assert mine.day.tolist() == day[keep & (cust == c)].tolist()
+    assert len(got) == int(keep.sum())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-(2**40), 2**40), max_size=50))
+def test_distinct_is_numpys_unique(values: list[int]) -> None:
+    arr = np.array(values, dtype=np.int64)
+    assert np.array_equal(distinct(arr), np.unique(arr))

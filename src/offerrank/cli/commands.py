@@ -15,7 +15,9 @@ from offerrank.store.db import require_store, require_writable
 @app.command()
 def generate(
     ctx: typer.Context,
-    preset: str = typer.Option("small", help="tiny | small | medium | large"),
+    preset: str = typer.Option(
+        "small", help="tiny | small | medium | large | xlarge | harsh (docs/worlds.md)"
+    ),
     seed: int = typer.Option(7, min=0, help="Random seed: the same seed gives the same world."),
     start: str | None = typer.Option(None, help="First day of history (YYYY-MM-DD)."),
     end: str | None = typer.Option(None, help="Last day of history (YYYY-MM-DD)."),

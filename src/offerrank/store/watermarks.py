@@ -85,6 +85,14 @@ def watched(table: str, triggers: dict[str, str]) -> bool:
     return found == _as_stored(trigger_sql(table))
 
 
+def drop_triggers(con: sqlite3.Connection) -> None:
+    """Remove the triggers before a bulk load into empty tables (each row would run its
+    insert trigger); `mark_checked` afterwards recreates them and marks every row."""
+    for table in input_tables_present(con):
+        for event in _EVENTS:
+            con.execute(f"DROP TRIGGER IF EXISTS {trigger_name(table, event)}")
+
+
 def input_tables_present(con: sqlite3.Connection) -> list[str]:
     """The contract's input tables that the store holds as tables, in dependency order."""
     present = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -1,4 +1,5 @@
-"""Dataclasses of NumPy arrays: appending one to another, selecting rows."""
+"""Dataclasses of NumPy arrays (appending one to another, selecting rows), and the
+array helpers the simulation shares."""
 
 from __future__ import annotations
 
@@ -29,3 +30,12 @@ class Columns(Appendable):
     def __len__(self) -> int:
         first: Any = getattr(self, fields(self)[0].name)  # type: ignore[arg-type]
         return int(first.size)
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values, by one sort: what `np.unique(values)` returns, but
+    NumPy 2.3+ answers that through a hash table, 20-30x slower on 100k integers."""
+    ordered = np.sort(values, axis=None)
+    if ordered.size == 0:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]

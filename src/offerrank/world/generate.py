@@ -20,10 +20,11 @@ from offerrank.errors import OfferrankError, UsageError
 from offerrank.store import watermarks
 from offerrank.store.contract import INPUT_TABLES
 from offerrank.store.db import transaction
-from offerrank.world.presets import DEFAULT_END, PRESETS, Preset
+from offerrank.world.presets import DEFAULT_END, PRESETS, WORLD_VERSION, Preset
+from offerrank.world.state import StepResult
 from offerrank.world.storage import input_row_counts
 from offerrank.world.truth import true_probability
-from offerrank.world.world import StepResult, World
+from offerrank.world.world import World
 
 __all__ = [
     "PRESETS",
@@ -60,6 +61,7 @@ class WorldSummary:
             "days": (self.end - self.start).days + 1,
             "seconds": round(self.seconds, 3),
             "rows": dict(self.rows),
+            "world_version": WORLD_VERSION,
         }
 
     def describe(self) -> str:
@@ -74,7 +76,7 @@ class WorldSummary:
                 f"{r.get('offers', 0):,} offers",
                 f"  {r.get('orders', 0):,} orders, {r.get('order_items', 0):,} order lines",
                 f"  {r.get('impressions', 0):,} impressions, "
-                f"{r.get('redemptions', 0):,} redemptions ({rate:.1%} of impressions)",
+                f"{r.get('redemptions', 0):,} redemptions ({rate:.2%} of impressions)",
             ]
         )
 

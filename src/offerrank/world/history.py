@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from offerrank.store.db import query_arrow
-from offerrank.world.columns import Columns
-from offerrank.world.population import N_CAT, Catalogue
+from offerrank.world.columns import Columns, distinct
+from offerrank.world.population import Catalogue
 from offerrank.world.presets import HISTORY_DAYS, iso_days
 
 
 @dataclass
 class Lines(Columns):
-    """Order lines as parallel arrays, in the order they were written to the store."""
+    """Order lines as parallel arrays; per customer, in the order they were written."""
 
     customer: np.ndarray  # customer index (customer_id - 1)
     product: np.ndarray  # product index (product_id - 1)
@@ -35,39 +35,105 @@ class Lines(Columns):
         ints = np.zeros(0, dtype=np.int64)
         return cls(ints, ints, ints, ints, np.zeros(0), ints)
 
-    def select(self, customers: np.ndarray, first_day: int, end_day: int) -> Lines:
-        """Lines of the given (sorted, unique) customers dated in [first_day, end_day)."""
-        if len(self) == 0 or customers.size == 0:
-            return Lines.empty()
-        mask = (self.day >= first_day) & (self.day < end_day)
-        mask &= np.isin(self.customer, customers, kind="table")
-        return self.where(mask)
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """int32 when every value fits (the window of a million customers is ~75M lines)."""
+    if values.size == 0 or (values.min() >= 0 and values.max() < 2**31):
+        return values.astype(np.int32)
+    return values.astype(np.int64)
+
+
+@dataclass
+class DayLines:
+    """One day's lines grouped by customer (write order kept within a customer): customer
+    `customers[i]` owns lines `starts[i]:starts[i + 1]`; per-line columns are narrow."""
+
+    day: int
+    customers: np.ndarray  # sorted, unique
+    starts: np.ndarray
+    product: np.ndarray
+    order_offset: np.ndarray  # order_id - first_order
+    first_order: int
+    unit_price: np.ndarray
+    is_promo: np.ndarray
+
+    @classmethod
+    def of(cls, day: int, lines: Lines) -> DayLines:
+        order = np.argsort(lines.customer, kind="stable")
+        customers, starts = np.unique(lines.customer[order], return_index=True)
+        first = int(lines.order_id.min()) if len(lines) else 0
+        return cls(
+            day=day,
+            customers=customers.astype(np.int64),
+            starts=np.append(starts, order.size).astype(np.int64),
+            product=_narrow(lines.product[order]),
+            order_offset=_narrow(lines.order_id[order] - first),
+            first_order=first,
+            unit_price=lines.unit_price[order].astype(float),
+            is_promo=lines.is_promo[order].astype(np.int8),
+        )
+
+    def __len__(self) -> int:
+        return int(self.product.size)
+
+    def take(self, customers: np.ndarray) -> Lines:
+        """The lines of the given sorted customers, customer by customer."""
+        pos = np.minimum(np.searchsorted(self.customers, customers), self.customers.size - 1)
+        pos = pos[self.customers[pos] == customers]
+        lo, n = self.starts[pos], self.starts[pos + 1] - self.starts[pos]
+        ends = np.cumsum(n)
+        rows = np.arange(int(ends[-1]) if ends.size else 0) + np.repeat(lo - ends + n, n)
+        return Lines(
+            np.repeat(self.customers[pos].astype(np.int64), n),
+            self.product[rows].astype(np.int64),
+            np.full(rows.size, self.day, dtype=np.int64),
+            self.order_offset[rows].astype(np.int64) + self.first_order,
+            self.unit_price[rows],
+            self.is_promo[rows].astype(np.int64),
+        )
 
 
 class LineBuffer:
-    """The recent lines as a list of chunks (one per simulated day), so that appending a day
-    and forgetting old days never copies the whole window."""
+    """The recent lines, one `DayLines` per day in day order.
 
-    def __init__(self, first: Lines | None = None) -> None:
-        self.chunks: list[Lines] = [first] if first is not None and len(first) else []
+    Selecting a few thousand customers out of 90 days is then a binary search per day
+    and a gather of their own lines, not a scan of the whole window; forgetting a day
+    drops its chunk. Per customer the lines come back in write order (days ascending,
+    the day's own order within a day), which is all that order-dependent sums need.
+    """
+
+    def __init__(self) -> None:
+        self.days: list[DayLines] = []
+
+    @classmethod
+    def of(cls, lines: Lines) -> LineBuffer:
+        """A buffer of lines in write order (as read back from the store)."""
+        buffer = cls()
+        if len(lines) == 0:
+            return buffer
+        order = np.argsort(lines.day, kind="stable")
+        days, starts = np.unique(lines.day[order], return_index=True)
+        for day, part in zip(days.tolist(), np.split(order, starts[1:]), strict=True):
+            buffer.append(day, lines.where(part))
+        return buffer
 
     def __len__(self) -> int:
-        return sum(len(c) for c in self.chunks)
+        return sum(len(d) for d in self.days)
 
-    def append(self, lines: Lines) -> None:
+    def append(self, day: int, lines: Lines) -> None:
+        """Add the lines of `day`, a day later than any already held."""
+        if self.days and day <= self.days[-1].day:
+            raise ValueError(f"day {day} is not after {self.days[-1].day}")
         if len(lines):
-            self.chunks.append(lines)
+            self.days.append(DayLines.of(day, lines))
 
-    def trim(self, first_day: int, max_chunks: int = 16) -> None:
-        """Forget lines dated before `first_day`: whole chunks at once, and when chunks
-        pile up, merge them into one (keeping write order) so selects stay cheap."""
-        self.chunks = [c for c in self.chunks if c.day.max() >= first_day]
-        if len(self.chunks) > max_chunks:
-            merged = _concat(self.chunks)
-            self.chunks = [merged.where(merged.day >= first_day)]
+    def trim(self, first_day: int) -> None:
+        """Forget the days before `first_day`."""
+        self.days = [d for d in self.days if d.day >= first_day]
 
     def select(self, customers: np.ndarray, first_day: int, end_day: int) -> Lines:
-        parts = [c.select(customers, first_day, end_day) for c in self.chunks]
+        """Lines of the given (sorted, unique) customers dated in [first_day, end_day)."""
+        parts = [d.take(customers) for d in self.days if first_day <= d.day < end_day]
         return _concat(parts) if parts else Lines.empty()
 
 
@@ -118,7 +184,7 @@ class History:
 
 
 def summarize(
-    lines: Lines | LineBuffer,
+    lines: LineBuffer,
     customers: np.ndarray,
     as_of: int,
     catalogue: Catalogue,
@@ -126,11 +192,12 @@ def summarize(
 ) -> History:
     """Aggregate the window [as_of - lookback, as_of) of the given customers' lines.
 
-    Sums run over each customer's lines in the order they were written, whichever
-    container holds them, so the result is bit-for-bit the same for a world kept in
-    memory and for one read back from the store.
+    Sums run over each customer's lines in the order they were written, so the result
+    is bit-for-bit the same for a world kept in memory and for one read back from the
+    store.
     """
-    uniq = np.unique(customers)
+    uniq = distinct(customers)
+    n_cat = catalogue.n_categories
     m = uniq.size
     w = lines.select(uniq, as_of - lookback, as_of)
     local = np.searchsorted(uniq, w.customer)
@@ -139,8 +206,8 @@ def summarize(
     _, first = np.unique(w.order_id, return_index=True)
     last_day = np.full(m, -1, dtype=np.int64)
     np.maximum.at(last_day, local, w.day)
-    cat_last = np.full(m * N_CAT, -1, dtype=np.int64)
-    np.maximum.at(cat_last, local * N_CAT + cat, w.day)
+    cat_last = np.full(m * n_cat, -1, dtype=np.int64)
+    np.maximum.at(cat_last, local * n_cat + cat, w.day)
     usual = np.maximum(0.0, 1.0 - w.unit_price / catalogue.list_price[w.product])
     return History(
         customers=uniq,
@@ -150,10 +217,10 @@ def summarize(
         last_day=last_day,
         promo_lines=np.bincount(local, weights=w.is_promo, minlength=m),
         discount_sum=np.bincount(local, weights=usual, minlength=m),
-        category_lines=np.bincount(local * N_CAT + cat, minlength=m * N_CAT).reshape(m, N_CAT),
+        category_lines=np.bincount(local * n_cat + cat, minlength=m * n_cat).reshape(m, n_cat),
         tier_lines=np.bincount(local * 3 + tier - 1, minlength=m * 3).reshape(m, 3),
-        category_last_day=cat_last.reshape(m, N_CAT),
-        bought=np.unique(local * catalogue.size + w.product),
+        category_last_day=cat_last.reshape(m, n_cat),
+        bought=distinct(local * catalogue.size + w.product),
     )
 
 

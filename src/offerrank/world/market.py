@@ -12,13 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from offerrank.store.db import table_exists
 from offerrank.world.columns import Columns
 from offerrank.world.population import Catalogue
 from offerrank.world.presets import (
-    BUSINESS_TYPES,
     OFFER_WEEKS,
     STORE_PROMO_DAYS,
-    TYPE_SHARE,
     Preset,
     iso_days,
     rng_for,
@@ -32,7 +31,8 @@ MEAN_OFFER_DAYS = 7.0 * OFFER_WEEKS.mean()
 
 @dataclass
 class Offers(Columns):
-    """Offers as parallel arrays; `target` is a business-type index or -1 for everyone."""
+    """Offers as parallel arrays; `target` is a business-type index or -1 for everyone,
+    `campaign` the id of the coupon campaign that brought the offer, or -1."""
 
     offer_id: np.ndarray
     product: np.ndarray
@@ -40,11 +40,12 @@ class Offers(Columns):
     end: np.ndarray
     discount: np.ndarray
     target: np.ndarray
+    campaign: np.ndarray
 
     @classmethod
     def empty(cls) -> Offers:
         ints = np.zeros(0, dtype=np.int64)
-        return cls(ints, ints, ints, ints, np.zeros(0), ints)
+        return cls(ints, ints, ints, ints, np.zeros(0), ints, ints)
 
     def active_on(self, day: int) -> Offers:
         return self.where((self.start <= day) & (self.end >= day))
@@ -58,8 +59,9 @@ class Offers(Columns):
             raise KeyError(f"unknown offer ids: {missing}")
         return pos
 
-    def columns(self) -> dict[str, object]:
-        target = np.array(BUSINESS_TYPES + (None,), dtype=object)[self.target]
+    def columns(self, business_types: tuple[str, ...]) -> dict[str, object]:
+        """Contract columns; `target` indexes `business_types`."""
+        target = np.array(business_types + (None,), dtype=object)[self.target]
         return {
             "offer_id": self.offer_id,
             "product_id": self.product + 1,
@@ -70,16 +72,30 @@ class Offers(Columns):
         }
 
 
+def offer_products(
+    rng: np.random.Generator, k: int, catalogue: Catalogue, concentration: float = 0.7
+) -> np.ndarray:
+    """Products of `k` offers: popular ones more often, by popularity ** `concentration`
+    (below 1: less than in proportion)."""
+    weight = catalogue.popularity**concentration
+    return rng.choice(catalogue.size, k, p=weight / weight.sum())
+
+
+def offer_discounts(rng: np.random.Generator, k: int) -> np.ndarray:
+    """5-40 % off, mostly 10-25 %."""
+    return np.clip(np.round(0.05 + 0.35 * rng.beta(1.6, 2.6, k), 2), 0.05, 0.40)
+
+
 def draw_offers(preset: Preset, seed: int, day: int, first_id: int, catalogue: Catalogue) -> Offers:
     """Offers starting on `day`: popular products, 5-40 % off, one to four weeks, some targeted."""
     rng = rng_for(seed, day, STREAM_OFFERS)
     k = int(rng.poisson(preset.active_offers / MEAN_OFFER_DAYS))
-    weight = catalogue.popularity**0.7
-    product = rng.choice(catalogue.size, k, p=weight / weight.sum())
+    product = offer_products(rng, k, catalogue)
     weeks = rng.choice(OFFER_WEEKS, k)
-    discount = np.clip(np.round(0.05 + 0.35 * rng.beta(1.6, 2.6, k), 2), 0.05, 0.40)
+    discount = offer_discounts(rng, k)
+    types = preset.facts
     targeted = rng.random(k) < TARGETED_SHARE
-    target = np.where(targeted, rng.choice(len(BUSINESS_TYPES), k, p=TYPE_SHARE), -1)
+    target = np.where(targeted, rng.choice(len(types.business_types), k, p=types.type_share), -1)
     return Offers(
         offer_id=np.arange(first_id, first_id + k, dtype=np.int64),
         product=product.astype(np.int64),
@@ -87,21 +103,28 @@ def draw_offers(preset: Preset, seed: int, day: int, first_id: int, catalogue: C
         end=(day + 7 * weeks - 1).astype(np.int64),
         discount=discount,
         target=target.astype(np.int64),
+        campaign=np.full(k, -1, dtype=np.int64),
     )
 
 
-def load_offers(con: sqlite3.Connection) -> Offers:
+def load_offers(con: sqlite3.Connection, business_types: tuple[str, ...]) -> Offers:
+    """The offers of a saved world (a store written before campaigns existed has none)."""
+    campaign = (
+        "(SELECT campaign_id FROM sim_offer_campaigns c WHERE c.offer_id = o.offer_id)"
+        if table_exists(con, "sim_offer_campaigns")
+        else "NULL"
+    )
     c = fetch_columns(
         con,
-        "SELECT offer_id, product_id - 1 AS product,"
-        " CAST(julianday(substr(start_date, 1, 10)) - 2440587.5 AS INTEGER) AS start,"
-        " CAST(julianday(substr(end_date, 1, 10)) - 2440587.5 AS INTEGER) AS end_day,"
-        " discount_pct, COALESCE(target_business_type, '') AS target_business_type"
-        " FROM offers ORDER BY offer_id",
+        "SELECT o.offer_id, o.product_id - 1 AS product,"
+        " CAST(julianday(substr(o.start_date, 1, 10)) - 2440587.5 AS INTEGER) AS start,"
+        " CAST(julianday(substr(o.end_date, 1, 10)) - 2440587.5 AS INTEGER) AS end_day,"
+        " o.discount_pct, COALESCE(o.target_business_type, '') AS target_business_type,"
+        f" COALESCE({campaign}, -1) AS campaign FROM offers o ORDER BY o.offer_id",
     )
     if c["offer_id"].size == 0:
         return Offers.empty()
-    lookup = {"": -1, **{name: i for i, name in enumerate(BUSINESS_TYPES)}}
+    lookup = {"": -1, **{name: i for i, name in enumerate(business_types)}}
     uniq, inverse = np.unique(c["target_business_type"].astype(str), return_inverse=True)
     target = np.array([lookup.get(u, -2) for u in uniq], dtype=np.int64)[inverse].reshape(-1)
     return Offers(
@@ -111,6 +134,7 @@ def load_offers(con: sqlite3.Connection) -> Offers:
         c["end_day"].astype(np.int64),
         c["discount_pct"].astype(float),
         target,
+        c["campaign"].astype(np.int64),
     )
 
 

@@ -12,21 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from offerrank.world.columns import Appendable
+from offerrank.world.columns import Appendable, distinct
+from offerrank.world.domain import Domain
 from offerrank.world.market import Offers, StorePromos
 from offerrank.world.population import Catalogue, Population, draw_by_taste
-from offerrank.world.presets import (
-    BUSINESS_TYPES,
-    WEEKDAY_FACTOR,
-    WEEKDAY_FACTOR_PRIVATE,
-    Preset,
-    rng_for,
-)
+from offerrank.world.presets import Preset, rng_for
 
 STREAM_ORDERS, STREAM_REDEEMED_LINES = 0, 5
-PRIVATE = BUSINESS_TYPES.index("private")
 FAVOURITE_SHARE = 0.55
-ABSURD_SHARE = 2e-4
 
 
 @dataclass
@@ -50,12 +43,15 @@ def weekday(day: int) -> int:
     return (day + 3) % 7
 
 
-def quantities(rng: np.random.Generator, log_mean: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+def quantities(
+    rng: np.random.Generator, log_mean: np.ndarray, fresh: np.ndarray, facts: Domain
+) -> np.ndarray:
     """Heavy-tailed quantities: whole units, kilos for fresh goods, and rare absurd lines."""
     raw = np.exp(log_mean + 0.8 * rng.standard_normal(log_mean.size))
     qty = np.where(fresh == 1, np.maximum(np.round(raw, 2), 0.1), np.maximum(np.ceil(raw), 1.0))
-    absurd = rng.random(log_mean.size) < ABSURD_SHARE
-    return np.where(absurd, rng.integers(500, 5000, log_mean.size).astype(float), qty)
+    absurd = rng.random(log_mean.size) < facts.absurd_share
+    low, high = facts.absurd_quantity
+    return np.where(absurd, rng.integers(low, high, log_mean.size).astype(float), qty)
 
 
 def organic_orders(
@@ -70,7 +66,7 @@ def organic_orders(
     """Who comes to the store today and what they buy, before any offer is redeemed."""
     rng = rng_for(seed, day, STREAM_ORDERS)
     wd = weekday(day)
-    factor = np.where(pop.type_index == PRIVATE, WEEKDAY_FACTOR_PRIVATE[wd], WEEKDAY_FACTOR[wd])
+    factor = preset.facts.weekday_factor[pop.type_index, wd]
     active = (pop.signup_day <= day) & (pop.churn_day > day)
     cust = np.flatnonzero(
         active & (rng.random(pop.size) < np.minimum(pop.order_rate * factor, 0.95))
@@ -104,13 +100,16 @@ def organic_orders(
         line_order=np.repeat(order_id, n_lines),
         line_customer=line_cust,
         product=product,
-        quantity=quantities(rng, pop.qty_log_mean[line_cust], catalogue.is_fresh[product]),
+        quantity=quantities(
+            rng, pop.qty_log_mean[line_cust], catalogue.is_fresh[product], preset.facts
+        ),
         unit_price=np.round(catalogue.list_price[product] * (1.0 - discount), 2),
         is_promo=(discount > 0).astype(np.int64),
     )
 
 
 def redeemed_lines(
+    preset: Preset,
     seed: int,
     day: int,
     customers: np.ndarray,
@@ -129,7 +128,7 @@ def redeemed_lines(
     rng = rng_for(seed, day, STREAM_REDEEMED_LINES)
     order_of = np.full(pop.size, -1, dtype=np.int64)
     order_of[today.customer] = today.order_id
-    newcomers = np.unique(customers[order_of[customers] < 0])
+    newcomers = distinct(customers[order_of[customers] < 0])
     new_ids = np.arange(first_order_id, first_order_id + newcomers.size, dtype=np.int64)
     order_of[newcomers] = new_ids
     line_order = order_of[customers]
@@ -143,7 +142,9 @@ def redeemed_lines(
         line_order=line_order,
         line_customer=customers,
         product=product,
-        quantity=quantities(rng, pop.qty_log_mean[customers] - 0.3, catalogue.is_fresh[product]),
+        quantity=quantities(
+            rng, pop.qty_log_mean[customers] - 0.3, catalogue.is_fresh[product], preset.facts
+        ),
         unit_price=np.round(catalogue.list_price[product] * (1.0 - offers.discount[offer_pos]), 2),
         is_promo=np.ones(k, dtype=np.int64),
     )

@@ -12,24 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from offerrank.world.presets import (
-    BUSINESS_TYPES,
-    CATEGORIES,
-    N_FRESH,
-    TYPE_BASKET,
-    TYPE_BUSINESS_SHARE,
-    TYPE_CATEGORY_WEIGHTS,
-    TYPE_INTERVAL_DAYS,
-    TYPE_QTY_LOG,
-    TYPE_SHARE,
-    TYPE_TIER_WEIGHTS,
-    Preset,
-)
+from offerrank.world.presets import Preset
 
 NEVER = 10**9  # a day far beyond any range: "does not churn"
-BASE_PRICE = np.array([12.0, 15.0, 3.0, 4.0, 3.0, 3.0, 2.5, 6.0, 5.0, 8.0, 18.0, 2.0])
 TIER_PRICE = np.array([0.0, 0.7, 1.0, 1.6])  # indexed by price_tier 1..3
-N_CAT, N_TIER = len(CATEGORIES), 3
+N_TIER = 3
+TASTE_BLOCK = 1 << 20  # rows of a taste draw at a time
 
 
 def creation_rng(seed: int, stream: int) -> np.random.Generator:
@@ -45,7 +33,8 @@ def choose_rows(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Catalogue:
-    """Products by index (product_id = index + 1) and a sampler by (category, tier)."""
+    """Products by index (product_id = index + 1) and a sampler by (category, tier);
+    `category` indexes the domain's `n_categories` categories."""
 
     category: np.ndarray
     tier: np.ndarray
@@ -54,6 +43,7 @@ class Catalogue:
     list_price: np.ndarray
     unit_cost: np.ndarray
     popularity: np.ndarray
+    n_categories: int
 
     def __post_init__(self) -> None:
         group = self.category.astype(np.int64) * N_TIER + (self.tier - 1)
@@ -61,8 +51,9 @@ class Catalogue:
         g_sorted = group[self._order]
         pop = self.popularity[self._order]
         cum = np.cumsum(pop)
-        starts = np.searchsorted(g_sorted, np.arange(N_CAT * N_TIER))
-        ends = np.searchsorted(g_sorted, np.arange(N_CAT * N_TIER), side="right")
+        groups = np.arange(self.n_categories * N_TIER)
+        starts = np.searchsorted(g_sorted, groups)
+        ends = np.searchsorted(g_sorted, groups, side="right")
         before = np.where(starts > 0, cum[np.maximum(starts - 1, 0)], 0.0)
         totals = cum[ends - 1] - before
         self._keys = g_sorted + (cum - before[g_sorted]) / totals[g_sorted]
@@ -81,31 +72,37 @@ class Catalogue:
 
 
 def build_catalogue(preset: Preset, seed: int) -> Catalogue:
-    """Products covering every (category, tier), heavy-tailed popularity, a few loss leaders."""
+    """Products covering every (category, tier), heavy-tailed popularity, a few loss leaders
+    (costs known per product), or every cost an assumed share of the price (none known)."""
+    facts = preset.facts
+    n_cat = facts.n_categories
     rng = creation_rng(seed, 1)
-    n = max(preset.products, N_CAT * N_TIER)
-    cover = np.arange(N_CAT * N_TIER)
-    cat_w = TYPE_CATEGORY_WEIGHTS.sum(axis=0)
+    n = max(preset.products, n_cat * N_TIER)
+    cover = np.arange(n_cat * N_TIER)
+    cat_w = facts.type_category_weights.sum(axis=0)
     category = np.concatenate(
-        [cover // N_TIER, rng.choice(N_CAT, n - cover.size, p=cat_w / cat_w.sum())]
+        [cover // N_TIER, rng.choice(n_cat, n - cover.size, p=cat_w / cat_w.sum())]
     )
     tier = np.concatenate(
         [cover % N_TIER + 1, rng.choice([1, 2, 3], n - cover.size, p=[0.35, 0.45, 0.20])]
     )
-    price = BASE_PRICE[category] * TIER_PRICE[tier] * rng.lognormal(0.0, 0.4, n)
+    price = facts.base_price[category] * TIER_PRICE[tier] * rng.lognormal(0.0, 0.4, n)
     price = np.maximum(np.round(price, 2), 0.19)
-    own = rng.random(n) < np.array([0.0, 0.45, 0.20, 0.05])[tier]
+    own = rng.random(n) < facts.own_brand_share[tier]
     margin = rng.uniform(0.55, 0.85, n)
     loss_leader = rng.random(n) < 0.02
     cost = np.round(price * np.where(loss_leader, rng.uniform(1.02, 1.15, n), margin), 2)
+    if facts.assumed_margin is not None:
+        cost = np.round(price * (1.0 - facts.assumed_margin), 2)
     return Catalogue(
         category=category.astype(np.int64),
         tier=tier.astype(np.int64),
-        is_fresh=(category < N_FRESH).astype(np.int64),
+        is_fresh=(category < facts.fresh_categories).astype(np.int64),
         is_own_brand=own.astype(np.int64),
         list_price=price,
         unit_cost=cost,
         popularity=np.round(rng.lognormal(0.0, 1.0, n), 6),
+        n_categories=n_cat,
     )
 
 
@@ -142,9 +139,10 @@ def build_population(
     preset: Preset, seed: int, start_day: int, end_day: int, catalogue: Catalogue
 ) -> Population:
     """Customers of every business type with distinct tastes, newcomers and churners."""
+    facts = preset.facts
     rng = creation_rng(seed, 2)
     n = preset.customers
-    btype = rng.choice(len(BUSINESS_TYPES), n, p=TYPE_SHARE)
+    btype = rng.choice(len(facts.business_types), n, p=facts.type_share)
     newcomer = rng.random(n) < preset.newcomer_share
     signup = np.where(
         newcomer, rng.integers(start_day, end_day + 1, n), start_day - rng.integers(1, 3 * 365, n)
@@ -153,9 +151,10 @@ def build_population(
     churn = np.where(
         churns, np.maximum(rng.integers(start_day + 30, end_day + 31, n), signup + 30), NEVER
     )
-    interval = np.clip(TYPE_INTERVAL_DAYS[btype] * rng.lognormal(0.0, 0.55, n), 3.0, 45.0)
-    cat_alpha = TYPE_CATEGORY_WEIGHTS / TYPE_CATEGORY_WEIGHTS.sum(axis=1, keepdims=True)
-    tier_alpha = TYPE_TIER_WEIGHTS / TYPE_TIER_WEIGHTS.sum(axis=1, keepdims=True)
+    interval = np.clip(facts.type_interval_days[btype] * rng.lognormal(0.0, 0.55, n), 3.0, 45.0)
+    cat_w, tier_w = facts.type_category_weights, facts.type_tier_weights
+    cat_alpha = cat_w / cat_w.sum(axis=1, keepdims=True)
+    tier_alpha = tier_w / tier_w.sum(axis=1, keepdims=True)
     cat_pref = _rows_dirichlet(rng, cat_alpha[btype] * 5.0 + 0.03)
     tier_pref = _rows_dirichlet(rng, tier_alpha[btype] * 4.0 + 0.05)
     pop = Population(
@@ -164,9 +163,11 @@ def build_population(
         signup_known=~((~newcomer) & (rng.random(n) < 0.03)),
         churn_day=churn.astype(np.int64),
         order_rate=1.0 / interval,
-        basket_mean=TYPE_BASKET[btype] * rng.lognormal(0.0, 0.35, n),
-        qty_log_mean=TYPE_QTY_LOG[btype] + rng.normal(0.0, 0.4, n),
-        business_share=np.clip(TYPE_BUSINESS_SHARE[btype] + rng.normal(0.0, 0.03, n), 0.0, 1.0),
+        basket_mean=facts.type_basket[btype] * rng.lognormal(0.0, 0.35, n),
+        qty_log_mean=facts.type_qty_log[btype] + rng.normal(0.0, 0.4, n),
+        business_share=np.clip(
+            facts.type_business_share[btype] + rng.normal(0.0, 0.03, n), 0.0, 1.0
+        ),
         promo_sensitivity=rng.beta(1.5, 4.0, n),
         responsiveness=rng.normal(0.0, 0.3, n),
         home_store=rng.integers(1, preset.stores + 1, n),
@@ -183,8 +184,16 @@ def build_population(
 def draw_by_taste(
     rng: np.random.Generator, pop: Population, catalogue: Catalogue, customers: np.ndarray
 ) -> np.ndarray:
-    """One product per entry of `customers`: category and tier by taste, then popularity."""
+    """One product per entry of `customers`: category and tier by taste, then popularity.
+
+    Rows are drawn in blocks, so that a million customers' favourites never hold a
+    (draws x categories) matrix at once; each row's draw is the same either way.
+    """
     m = customers.size
-    cat = choose_rows(pop.category_pref[customers], rng.random(m))
-    tier = choose_rows(pop.tier_pref[customers], rng.random(m)) + 1
-    return catalogue.sample(cat, tier, rng.random(m))
+    u_cat, u_tier, u_pick = rng.random(m), rng.random(m), rng.random(m)
+    cat, tier = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
+    for start in range(0, m, TASTE_BLOCK):
+        rows = slice(start, start + TASTE_BLOCK)
+        cat[rows] = choose_rows(pop.category_pref[customers[rows]], u_cat[rows])
+        tier[rows] = choose_rows(pop.tier_pref[customers[rows]], u_tier[rows]) + 1
+    return catalogue.sample(cat, tier, u_pick)

@@ -1,9 +1,8 @@
-"""Sizes of the world (presets) and the fixed facts of its retail domain.
+"""Sizes of the world (presets), how busy its marketing is, and the facts of time.
 
-Everything a simulated day needs that is not random lives here: the category and
-business-type vocabularies, how each type of customer tends to shop, and the weekly
-rhythm of the store. Keeping these as plain tables makes the world easy to reason
-about and to tune without touching the simulation code.
+What kind of retailer a preset simulates (categories, customer types, how they shop)
+lives in `world.domain`; the coupon campaigns of the `harsh` preset are described by a
+`CampaignPlan`. Every knob has a sane default, so a preset names only what it changes.
 """
 
 from __future__ import annotations
@@ -11,58 +10,50 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
+
+from offerrank.world.domain import DOMAINS, Domain
 
 DEFAULT_END = date(2026, 2, 28)
 HISTORY_DAYS = 90  # how far back customer history drives behaviour (the features' lookback)
 LABEL_DAYS = 7  # a redemption happens within [shown, shown + 7]
 EPOCH = date(1970, 1, 1)
+WORLD_VERSION = 1  # changes whenever a preset and seed no longer give the same world
 
-CATEGORIES: tuple[str, ...] = (
-    "meat",
-    "fish",
-    "produce",
-    "dairy",
-    "bakery",  # fresh
-    "dry_food",
-    "beverages",
-    "frozen",
-    "cleaning",
-    "non_food",
-    "spirits",
-    "confectionery",
-)
-N_FRESH = 5
-BUSINESS_TYPES: tuple[str, ...] = ("restaurant", "hotel", "catering", "trader", "office", "private")
-TYPE_SHARE = np.array([0.30, 0.08, 0.10, 0.12, 0.15, 0.25])
-
-# Relative category weight per business type (rows: BUSINESS_TYPES, columns: CATEGORIES).
-TYPE_CATEGORY_WEIGHTS = np.array(
-    [
-        [9, 6, 9, 6, 3, 6, 4, 4, 2, 1, 2, 1],  # restaurant: fresh kitchen
-        [4, 3, 5, 7, 7, 4, 6, 3, 5, 3, 3, 3],  # hotel: breakfast, drinks, housekeeping
-        [8, 3, 7, 4, 4, 8, 3, 7, 2, 2, 1, 1],  # catering: volume cooking, frozen
-        [2, 1, 2, 2, 1, 8, 9, 3, 3, 3, 6, 8],  # trader: resale of shelf-stable goods
-        [1, 1, 2, 3, 2, 3, 8, 1, 5, 6, 1, 6],  # office: drinks, supplies, snacks
-        [4, 2, 5, 5, 4, 5, 5, 3, 3, 3, 2, 4],  # private: a household
-    ],
-    dtype=float,
-)
-# Price-tier preference per type (entry, standard, premium).
-TYPE_TIER_WEIGHTS = np.array(
-    [[3, 5, 2], [1, 4, 5], [5, 4, 1], [6, 3, 1], [3, 5, 2], [4, 4, 2]], dtype=float
-)
-TYPE_BASKET = np.array([10.0, 12.0, 14.0, 18.0, 5.0, 4.0])  # mean lines per order
-TYPE_QTY_LOG = np.array([1.1, 1.3, 1.5, 2.1, 0.5, 0.1])  # log of typical units per line
-TYPE_BUSINESS_SHARE = np.array([0.97, 0.97, 0.96, 0.98, 0.85, 0.03])
-TYPE_INTERVAL_DAYS = np.array([9.0, 10.0, 11.0, 12.0, 18.0, 24.0])  # median days between orders
-# Order-rate multipliers Monday..Sunday; private customers shop more on Saturday.
-WEEKDAY_FACTOR = np.array([1.15, 1.10, 1.05, 1.10, 1.20, 0.80, 0.10])
-WEEKDAY_FACTOR_PRIVATE = np.array([0.90, 0.90, 0.90, 1.00, 1.20, 1.70, 0.30])
 CHANNELS: tuple[str, ...] = ("app", "email", "print")
 OFFER_WEEKS = np.array([1, 2, 3, 4])  # offers run one to four weeks
 STORE_PROMO_DAYS = 7
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """Coupon campaigns instead of a daily stream of offers and a daily logging policy.
+
+    A campaign starts every `every_days`, runs `weeks` whole weeks and brings about
+    `coupons` offers that run as long as it does. It targets a share of the households
+    signed up by its start (`households`, drawn per campaign), and on its delivery
+    weekday (one of `weekdays`) each of them receives a book of about `book` of its
+    coupons: the impressions. Campaigns alternate between a high and a low base rate,
+    `swing` apart.
+    """
+
+    every_days: int = 42
+    weeks: tuple[int, int] = (6, 9)
+    coupons: int = 340
+    households: tuple[float, float] = (0.08, 0.18)
+    book: int = 200
+    weekdays: tuple[int, ...] = (2, 6)  # Wednesday, Sunday
+    swing: float = 2.0
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> CampaignPlan:
+        """From its JSON form (tuples come back as lists)."""
+        fixed: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in values.items()
+        }
+        return cls(**fixed)
 
 
 @dataclass(frozen=True)
@@ -82,6 +73,19 @@ class Preset:
     churn_share: float = 0.15  # customers who stop ordering inside the date range
     store_promo_share: float = 0.04  # share of products on a store-wide promotion
     favourites: int = 24  # products each customer keeps coming back to
+    domain: str = "wholesale"  # the kind of retailer (`world.domain.DOMAINS`)
+    campaigns: CampaignPlan | None = None  # coupon campaigns instead of daily offers
+
+    @property
+    def facts(self) -> Domain:
+        return DOMAINS[self.domain]
+
+    @property
+    def warmup_days(self) -> int:
+        """How far before the first day offers (and campaigns) already started."""
+        if self.campaigns is None:
+            return 7 * int(OFFER_WEEKS.max())
+        return 7 * self.campaigns.weeks[1]
 
     def default_range(self, end: date | None = None) -> tuple[date, date]:
         last = end or DEFAULT_END
@@ -92,7 +96,10 @@ class Preset:
 
     @classmethod
     def from_json(cls, text: str) -> Preset:
-        return cls(**json.loads(text))
+        values = json.loads(text)
+        if values.get("campaigns") is not None:
+            values["campaigns"] = CampaignPlan.from_dict(values["campaigns"])
+        return cls(**values)
 
     def with_(self, **changes: object) -> Preset:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -128,6 +135,31 @@ PRESETS: dict[str, Preset] = {
         stores=40,
         active_offers=500,
         show_share=0.03,
+    ),
+    "xlarge": Preset(
+        "xlarge",
+        customers=1_000_000,
+        products=20_000,
+        days=365,
+        stores=80,
+        active_offers=800,
+        show_share=0.015,
+    ),
+    # A supermarket's coupon data as it looks once imported (see docs/harsh-world.md).
+    "harsh": Preset(
+        "harsh",
+        customers=2_500,
+        products=15_000,
+        days=728,
+        stores=1,
+        show_share=0.0,
+        base_rate=0.00008,
+        newcomer_share=0.12,
+        churn_share=0.10,
+        store_promo_share=0.03,
+        favourites=30,
+        domain="grocery",
+        campaigns=CampaignPlan(),
     ),
 }
 

@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from offerrank.errors import OfferrankError
-from offerrank.world.history import History, load_lines, pair_signals, summarize
+from offerrank.world.campaigns import load_campaigns
+from offerrank.world.domain import WHOLESALE, Domain
+from offerrank.world.history import History, LineBuffer, load_lines, pair_signals, summarize
 from offerrank.world.market import Offers, load_offers
 from offerrank.world.population import Catalogue, Population
 from offerrank.world.population_io import load_catalogue, load_population
@@ -33,14 +35,22 @@ def redemption_logit(
     type_match: np.ndarray,
     responsiveness: np.ndarray,
     base_rate: float,
+    facts: Domain = WHOLESALE,
 ) -> np.ndarray:
-    """Log-odds of redeeming; every term is a behaviour a category manager would recognise."""
+    """Log-odds of redeeming; every term is a behaviour a category manager would recognise.
+
+    `facts` weighs the category and product terms per kind of retailer (a household
+    redeems across categories more readily than a restaurant buys outside its menu).
+    """
     aff = sig["category_affinity"]
     promo = sig["promo_affinity"]
     depth = 1.6 * (1.0 - np.exp(-discount / 0.12))  # deeper helps, with diminishing returns
     beats_usual = 0.7 * np.tanh((discount - sig["usual_discount"]) / 0.08)
-    affinity = 1.0 * (aff >= 0.04) + 0.7 * (aff >= 0.15) + 0.3 * (aff >= 0.30)
-    repeat = sig["bought_before"] * (0.7 + 0.6 * (discount >= 0.20))  # known product, real deal
+    affinity = (
+        1.0 * (aff >= 0.04) + 0.7 * (aff >= 0.15) + 0.3 * (aff >= 0.30)
+    ) * facts.affinity_weight
+    # known product, real deal
+    repeat = sig["bought_before"] * (0.7 + 0.6 * (discount >= 0.20) + facts.repeat_bonus)
     in_stock_cycle = 0.5 * (sig["days_since_cat"] <= 10)
     dormant = -1.5 * (sig["recency_days"] > 35)  # people who stopped coming do not redeem
     tier_fit = 1.0 * (sig["tier_match"] - 0.33)
@@ -72,8 +82,11 @@ def probability_from_history(
     catalogue: Catalogue,
     pop: Population,
     base_rate: float,
+    campaign_rate: np.ndarray | None = None,
+    facts: Domain = WHOLESALE,
 ) -> np.ndarray:
-    """p_true for (customer index, offer row) pairs, given the customers' summarised history."""
+    """p_true for (customer index, offer row) pairs, given the customers' summarised history;
+    `campaign_rate` (per pair) multiplies the odds for coupons of a campaign."""
     product = offers.product[offer_pos]
     sig = pair_signals(hist, customers, product, catalogue)
     target = offers.target[offer_pos]
@@ -85,7 +98,12 @@ def probability_from_history(
         match,
         pop.responsiveness[customers],
         base_rate,
+        facts,
     )
+    if facts.appeal_weight:  # some products' coupons draw everyone: a product-level signal
+        logit = logit + facts.appeal_weight * np.log(catalogue.popularity[product])
+    if campaign_rate is not None:
+        logit = logit + np.log(campaign_rate)
     return 1.0 / (1.0 + np.exp(-logit))
 
 
@@ -109,8 +127,11 @@ def true_probability(
         meta = read_meta(con)
         if "preset" not in meta:
             raise OfferrankError(f"{db_path} is not a generated world (no sim_world table rows)")
-        base_rate = Preset.from_json(meta["preset"]).base_rate
-        catalogue, pop, offers = load_catalogue(con), load_population(con), load_offers(con)
+        preset = Preset.from_json(meta["preset"])
+        offers = load_offers(con, preset.facts.business_types)
+        campaigns, _ = load_campaigns(con)
+        catalogue = load_catalogue(Path(db_path), preset.facts)
+        pop = load_population(Path(db_path), preset.facts)
     except sqlite3.OperationalError as exc:
         raise OfferrankError(f"{db_path} is not a generated world: {exc}") from None
     finally:
@@ -121,11 +142,21 @@ def true_probability(
         offer_pos = offers.positions(ids)
     except KeyError as exc:
         raise OfferrankError(f"true_probability: {exc.args[0]}") from None
-    lines = load_lines(Path(db_path), int(days.min()) - HISTORY_DAYS, int(days.max()))
+    lines = LineBuffer.of(
+        load_lines(Path(db_path), int(days.min()) - HISTORY_DAYS, int(days.max()))
+    )
     for day in np.unique(days):  # one pass per distinct date, vectorised within it
         sel = np.flatnonzero(days == day)
         hist = summarize(lines, customers[sel], int(day), catalogue)
         out[sel] = probability_from_history(
-            hist, customers[sel], offer_pos[sel], offers, catalogue, pop, base_rate
+            hist,
+            customers[sel],
+            offer_pos[sel],
+            offers,
+            catalogue,
+            pop,
+            preset.base_rate,
+            campaigns.rates(offers.campaign[offer_pos[sel]]),
+            preset.facts,
         )
     return out
