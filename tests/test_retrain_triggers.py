@@ -37,7 +37,7 @@ def test_nothing_new_keeps_the_model(trained: Settings) -> None:
 
 
 def test_enough_new_mature_impressions_retrain(trained: Settings) -> None:
-    eager = trained.model_copy(update={"retrain_new_data_share": 0.01})
+    eager = trained.model_copy(update={"retrain_new_data_share": 0.001})
     assert run_daily(eager, TUESDAY).ok
     assert "new mature impressions since its window" in _train_detail(trained.db_path)
 

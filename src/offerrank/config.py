@@ -53,7 +53,7 @@ class Settings(BaseModel):
         56, ge=7, description="the fewest days of mature impressions a model learns from"
     )
     max_train_window_days: int = Field(
-        182, ge=7, description="the most days a model learns from, when positives are few"
+        364, ge=7, description="the most days a model learns from, when positives are few"
     )
     min_train_positives: int = Field(
         3000, ge=0, description="widen the window (by weeks) until training has this many"
@@ -85,7 +85,7 @@ class Settings(BaseModel):
         " validation positives needs (sized when a model is trained)",
     )
     max_candidates_per_customer: int = Field(
-        300, ge=1, description="the most pairs per customer retrieval may keep"
+        1000, ge=1, description="the most pairs per customer retrieval may keep"
     )
     candidate_recall_warning: float = Field(
         0.8, ge=0, le=1, description="a run whose candidate recall is below this says so"

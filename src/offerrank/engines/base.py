@@ -104,6 +104,10 @@ class Engine(Protocol):
         """impression_id, customer_id, offer_id, as_of (= shown_date), label of the
         impressions shown in `window`, by impression_id."""
 
+    def unit_costs(self) -> dict[str, float]:
+        """products, with_cost (unit cost above 0), low_ratio, high_ratio and spread of
+        unit cost / list price: where the margin figures' costs come from."""
+
     def positives_by_day(self, window: Window) -> pa.Table:
         """shown_date and positives (impressions labelled 1) of each day of `window`."""
 

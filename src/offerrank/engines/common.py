@@ -49,6 +49,10 @@ class SqlEngine(ABC):
         )
         return rows.cast(LABELLED_SCHEMA)
 
+    def unit_costs(self) -> dict[str, float]:
+        row = self._query(queries.UNIT_COSTS, {}).to_pylist()[0]
+        return {k: float(v) if v is not None else 0.0 for k, v in row.items()}
+
     def positives_by_day(self, window: Window) -> pa.Table:
         rows = self._query(queries.POSITIVES_BY_DAY, {"first": window.first, "last": window.last})
         return rows.cast(pa.schema([("shown_date", pa.date32()), ("positives", pa.int64())]))

@@ -133,3 +133,15 @@ WHERE shown_date BETWEEN $first AND $last
 GROUP BY shown_date
 ORDER BY shown_date
 """
+
+# Where the unit costs behind every margin figure come from: how many products carry a
+# cost at all, and how much the cost's share of the list price varies between them (a
+# feed without costs carries 0; one with an assumed flat share carries one ratio).
+UNIT_COSTS = """
+SELECT COUNT(*) AS products,
+       SUM(CASE WHEN unit_cost > 0 THEN 1 ELSE 0 END) AS with_cost,
+       MIN(unit_cost / list_price) AS low_ratio,
+       MAX(unit_cost / list_price) AS high_ratio,
+       STDDEV_POP(unit_cost / list_price) AS spread
+FROM products
+"""

@@ -82,6 +82,16 @@ def precision_recall(d: ReportData) -> str:
 
 
 def margin_lift(d: ReportData) -> str:
+    if d.metrics.get("unit_costs") == 0:
+        return empty(
+            "margin-lift-at-k",
+            "Margin lift@k against a random order",
+            "hidden: the feed has no unit costs, so no margin can be measured",
+        )
+    return _margin_lift(d)
+
+
+def _margin_lift(d: ReportData) -> str:
     title = "Margin lift@k (1 = random order)"
     p = d.curves.get("evaluation.margin_lift")
     if not p:

@@ -94,9 +94,12 @@ def _health(d: ReportData) -> str:
         cls, txt = ("bad", "dataset drift") if drift_flag else ("ok", "no dataset drift")
         cards.append(f'<div class="card"><b class="{cls}">{txt}</b><span>drift</span></div>')
     low = d.metrics.get("evaluation_low_confidence") == 1
+    costs = d.metrics.get("unit_costs")
     for key, label in HEALTH:
-        if key not in d.metrics:
+        if key not in d.metrics or (key == "margin_lift_at_k" and costs == 0):
             continue
+        if key == "margin_lift_at_k" and costs == 1:
+            label += " (assumed unit costs)"
         lo, hi = d.metrics.get(f"{key}_ci_low"), d.metrics.get(f"{key}_ci_high")
         ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
         mark = ' <em class="warn">low confidence</em>' if low and key in EVALUATED else ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from offerrank.config import Settings
 from offerrank.engines.base import Engine
 from offerrank.errors import RunError
 from offerrank.features.registry import FEATURE_COLUMNS
+from offerrank.training.calibration import fit_shift
 from offerrank.training.dataset import Split, TrainingData, build_training_data
 from offerrank.training.models import (
     LogisticModel,
@@ -78,12 +79,14 @@ def fit_models(data: TrainingData, run_date: date, settings: Settings) -> TrainR
     # Prefer LightGBM on a tie; with no validation positives, fall back to the simpler model.
     winner: Ranker = lgbm if (auc_lgbm or 0.0) >= (auc_lr or 0.0) and auc_lgbm is not None else lr
     val_auc = auc_lgbm if winner is lgbm else auc_lr
+    recent = recalibrate(winner, data, settings)
     metrics: dict[str, float] = {
         "train_rows": tr.n,
         "train_positives": tr.positives,
         "validation_rows": va.n,
         "validation_positives": va.positives,
         "kept_negative_rate": data.kept_negative_rate,
+        "calibration_intercept": recent,
         "fit_seconds_lr": t_lr,
         "fit_seconds_lgbm": t_lgbm,
     }
@@ -109,6 +112,7 @@ def fit_models(data: TrainingData, run_date: date, settings: Settings) -> TrainR
         "validation_rows": va.n,
         "validation_positives": va.positives,
         "kept_negative_rate": data.kept_negative_rate,
+        "calibration_intercept": recent,
         "lightgbm_params": lgbm_params,
         "settings": settings.model_dump(mode="json"),
     }
@@ -116,6 +120,26 @@ def fit_models(data: TrainingData, run_date: date, settings: Settings) -> TrainR
     return TrainResult(
         winner, model_version(run_date, winner.kind), sidecar, data, metrics, scores, lr
     )
+
+
+CALIBRATION_DAYS = 7
+
+
+def recalibrate(model: Ranker, data: TrainingData, settings: Settings) -> float:
+    """Add to the model's log-odds shift the intercept that matches its mean prediction to
+    the positive rate of the newest `CALIBRATION_DAYS` of its training split (kept
+    negatives weighed back to their real number); returns that intercept."""
+    tr = data.train
+    last = data.split.train.last
+    days = np.array(tr.keys.column("as_of").to_pylist(), dtype="datetime64[D]")
+    recent = days >= np.datetime64(last - timedelta(days=CALIBRATION_DAYS - 1))
+    if not recent.any():
+        return 0.0
+    weights = np.where(tr.y[recent] == 1, 1.0, 1.0 / data.kept_negative_rate)
+    logits = model.raw_log_odds(tr.X[recent]) + model.log_odds_shift
+    delta = fit_shift(logits, tr.y[recent], weights)
+    model.log_odds_shift += delta
+    return delta
 
 
 def validation_scores(result: TrainResult) -> np.ndarray:

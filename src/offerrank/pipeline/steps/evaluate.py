@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from offerrank.engines.base import Engine, Window
 from offerrank.features.registry import FEATURE_COLUMNS
+from offerrank.monitoring.costs import cost_basis
 from offerrank.monitoring.metrics import evaluate
 from offerrank.monitoring.metrics_bootstrap import bootstrap_ci
 from offerrank.monitoring.metrics_probability import calibration_ratio, expected_calibration_error
@@ -30,21 +31,14 @@ from offerrank.pipeline.steps.rank import Ranked
 from offerrank.pipeline.steps.train import Trained
 from offerrank.store import outputs
 from offerrank.store.db import query_arrow, table_exists
-from offerrank.training.dataset import featurize, last_mature_day
+from offerrank.training.calibration import shifted
+from offerrank.training.dataset import featurize
 from offerrank.training.models import predict_proba
-from offerrank.training.registry import ActiveModel
 
 AT_K = ("precision_at_k", "recall_at_k", "margin_lift_at_k")
 # Bumped whenever what the evaluation computes changes: earlier reusable results then
 # no longer match any fingerprint.
-EVALUATION_VERSION = "2"
-
-
-def evaluation_window(run_date: date, model: ActiveModel, eval_days: int, last: date) -> Window:
-    """The `eval_days` newest mature days, after the last day the model trained on."""
-    first = last - timedelta(days=eval_days - 1)
-    trained_until = date.fromisoformat(model.sidecar["train_window"][1])
-    return Window(max(first, trained_until + timedelta(days=1)), last)
+EVALUATION_VERSION = "4"
 
 
 def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, float | None]]:
@@ -52,9 +46,10 @@ def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, 
     values: dict[str, float | None] = {}
     if ranked.recommendations:
         values.update(ranked.list_quality)
-    window = evaluation_window(
-        run.run_date, trained.model, s.eval_days, last_mature_day(run.run_date, s)
-    )
+    costs = cost_basis(engine.unit_costs())
+    values["unit_costs"] = costs.code
+    run.notes.append(("warning: " if costs.source != "feed" else "") + costs.detail)
+    window, delta = ranked.shift.window, ranked.shift.measured
     rows = engine.labelled_impressions(window) if window.first <= window.last else None
     if rows is None or rows.num_rows == 0 or not pc.sum(rows.column("label")).as_py():
         run.put_metrics(values)
@@ -63,7 +58,7 @@ def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, 
             f"no out-of-sample mature impressions with a positive in {window.first}..{window.last}",
             skipped=True,
         )
-    key = evaluation_fingerprint(run, trained, window)
+    key = evaluation_fingerprint(run, trained, window, delta)
     reused = run.store.execute(
         "SELECT run_date, metrics_json, curves_json FROM evaluation_cache WHERE fingerprint = ?",
         (key,),
@@ -72,9 +67,10 @@ def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, 
         figures, curves = json.loads(reused[1]), json.loads(reused[2])
         origin = f" (inputs unchanged since the run of {reused[0]}: its figures reused)"
     else:
-        figures, curves = _evaluate(run, trained, rows)
+        figures, curves = _evaluate(run, trained, rows, delta)
         origin = ""
     figures["eval_window_days"] = (window.last - window.first).days + 1
+    figures["calibration_shift_measured"] = delta
     values.update(figures)
     run.put_metrics(values)
     _confidence_notes(run, values)
@@ -85,12 +81,14 @@ def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, 
 
 
 def _evaluate(
-    run: Run, trained: Trained, rows: pa.Table
+    run: Run, trained: Trained, rows: pa.Table, delta: float
 ) -> tuple[dict[str, float | None], dict[str, Any]]:
-    """Every out-of-sample figure and curve of the window's labelled impressions."""
-    s, engine = run.settings, run.engine
+    """Every out-of-sample figure and curve of the window's labelled impressions, scored
+    with the daily shift `delta` the run dated on the window's first day would have
+    served (`pipeline/calibration.py`)."""
+    s, engine, model = run.settings, run.engine, trained.model.model
     data = featurize(engine, rows)
-    frame = evaluation_frame(engine, rows, predict_proba(trained.model.model, data.X))
+    frame = evaluation_frame(engine, rows, predict_proba(shifted(model, delta), data.X))
     frame["popularity"] = data.X[:, FEATURE_COLUMNS.index("historical_redemption_rate")]
     figures: dict[str, float | None] = dict(
         evaluate_impressions(frame, s.eval_k, s.bootstrap_samples, s.seed)
@@ -101,7 +99,7 @@ def _evaluate(
     return figures, evaluation_curves(frame, s.top_k)
 
 
-def evaluation_fingerprint(run: Run, trained: Trained, window: Window) -> str:
+def evaluation_fingerprint(run: Run, trained: Trained, window: Window, delta: float) -> str:
     """Everything an evaluation depends on: the model, the window, the settings it reads
     and every input row it can read (the engine's `inputs_digest`)."""
     s = run.settings
@@ -120,6 +118,7 @@ def evaluation_fingerprint(run: Run, trained: Trained, window: Window) -> str:
             [s.eval_k, s.top_k, s.bootstrap_samples, s.seed, s.lookback_days, s.label_window_days]
         ),
         run.engine.name,
+        repr(delta),
         digest,
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from offerrank.engines.base import Retrieval
 from offerrank.monitoring.metrics_lists import diversity_sum
+from offerrank.pipeline.calibration import DailyShift, daily_shift
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.load import Loaded
@@ -22,6 +23,7 @@ from offerrank.progress import progress_task
 from offerrank.ranking import samples
 from offerrank.ranking.partition import POOL, REC, RankJob, rank_partition
 from offerrank.store import outputs
+from offerrank.training.calibration import shifted
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Ranked:
     pool_pairs: int
     recommendations: int
     list_quality: dict[str, float | None]
+    shift: DailyShift
 
 
 def partitions_for(run: Run, loaded: Loaded) -> int:
@@ -57,10 +60,16 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
     sizes = samples.SampleSizes(
         s.explain_sample, samples.IMPORTANCE_SAMPLE, s.drift_sample, s.top_k
     )
-    job = RankJob(model.model, s, run.run_date, sizes, active, margins.astype(np.float64), targeted)
     compiled = model.model.compile(s.models_dir / model.version)
     if compiled:
         run.notes.append(compiled)
+    # Scores at the redemption rate of the newest mature week (`pipeline/calibration.py`).
+    shift = daily_shift(run, model)
+    run.put_metrics({"calibration_shift_served": shift.served})
+    job = RankJob(
+        shifted(model.model, shift.served), s, run.run_date, sizes, active,
+        margins.astype(np.float64), targeted,
+    )  # fmt: skip
     parts = partitions_for(run, loaded)
     kept: dict[str, list[pa.Table]] = {kind: [] for kind in samples.SAMPLE_KINDS}
     pool_pairs = written = 0
@@ -113,6 +122,7 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
         pool_pairs,
         written,
         quality,
+        shift,
     )
     if loaded.facts.active_offers == 0:
         return Done(ranked, "no active offers on this date: 0 recommendations written")

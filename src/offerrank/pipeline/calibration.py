@@ -1,0 +1,65 @@
+"""The daily calibration shift: scores at the redemption rate of the newest mature week.
+
+The model's own calibration (`training.calibration`) matches the rate of the last days
+it trained on; the base rate then moves with the campaigns. So every run refits one
+log-odds shift of the model it serves on the newest `eval_days` mature days (the
+evaluation window) and serves with it. The calibration a run reports is that of the same
+rule one week earlier: the shift fitted on the `eval_days` before the evaluation window,
+measured on the window: the shift the run dated on the window's first day would have
+served (fitted on the week that was mature then). It is out of sample, with the lag the
+served scores have, and it is what they will show once their own week has matured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pyarrow.compute as pc
+
+from offerrank.engines.base import Engine, Window
+from offerrank.pipeline.context import Run
+from offerrank.training.calibration import fit_shift
+from offerrank.training.dataset import featurize, last_mature_day
+from offerrank.training.models import Ranker
+from offerrank.training.registry import ActiveModel
+
+
+def evaluation_window(model: ActiveModel, eval_days: int, last: date) -> Window:
+    """The `eval_days` newest mature days (ending `last`), after the last day the model
+    trained on."""
+    first = last - timedelta(days=eval_days - 1)
+    trained_until = date.fromisoformat(model.sidecar["train_window"][1])
+    return Window(max(first, trained_until + timedelta(days=1)), last)
+
+
+@dataclass(frozen=True)
+class DailyShift:
+    """The shift served today (fitted on `window`, the evaluation window) and the one
+    the same rule served on the window's first day (fitted on `before`, the mature week
+    then), which the evaluation of `window` is scored with."""
+
+    window: Window
+    before: Window
+    served: float
+    measured: float
+
+
+def shift_on(engine: Engine, model: Ranker, window: Window) -> float:
+    """The shift that matches `model`'s mean prediction to the observed rate of the
+    impressions shown in `window`; 0 without a positive (no rate to match)."""
+    rows = engine.labelled_impressions(window)
+    if rows.num_rows == 0 or not pc.sum(rows.column("label")).as_py():
+        return 0.0
+    data = featurize(engine, rows)
+    return fit_shift(model.raw_log_odds(data.X) + model.log_odds_shift, data.y)
+
+
+def daily_shift(run: Run, model: ActiveModel) -> DailyShift:
+    s = run.settings
+    window = evaluation_window(model, s.eval_days, last_mature_day(run.run_date, s))
+    then = last_mature_day(window.first, s)
+    before = Window(then - timedelta(days=s.eval_days - 1), then)
+    served = shift_on(run.engine, model.model, window) if window.first <= window.last else 0.0
+    measured = shift_on(run.engine, model.model, before)
+    return DailyShift(window, before, served, measured)
