@@ -29,11 +29,15 @@ def world_db(tiny_world: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(world_db: Path, tmp_path: Path) -> Settings:
+    """A run on a copy of the tiny world. Trainings keep the 56-day window (the default
+    widens it to the whole tiny history, which only `two_day_run` and the settings tests
+    need): the suite stays quick."""
     return Settings(
         db_path=world_db,
         artifacts_dir=tmp_path / "models",
         bootstrap_samples=20,
         reports_dir=tmp_path / "reports",
+        min_train_positives=0,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -28,14 +29,14 @@ def diversity(customers: Any, categories: Any) -> float | None:
     n_g are in category g, the same-category share is sum_g n_g (n_g - 1) / (n (n - 1)).
     Customers with fewer than 2 items are left out; None when no customer has 2.
     """
-    total, counted = diversity_sum(customers, categories)
-    return total / counted if counted else None
+    terms = diversity_terms(customers, categories)
+    return math.fsum(terms) / terms.size if terms.size else None
 
 
-def diversity_sum(customers: Any, categories: Any) -> tuple[float, int]:
-    """The sum over customers of 1 - their same-category share, and how many customers
-    it counts (those with 2 items or more): lists split over several batches of
-    customers add up to `diversity` of them all."""
+def diversity_terms(customers: Any, categories: Any) -> np.ndarray:
+    """1 - the same-category share of each customer with 2 items or more: lists split
+    over several batches of customers give `diversity` of them all as the exact
+    (`math.fsum`) mean of their terms, the same whatever the split."""
     cust, n_customers = customer_codes(customers)
     cat, n_categories = customer_codes(categories)
     if cat.size != cust.size:
@@ -46,4 +47,10 @@ def diversity_sum(customers: Any, categories: Any) -> tuple[float, int]:
     )
     n = np.bincount(cust, minlength=n_customers).astype(np.float64)
     ok = n >= 2
-    return float(np.sum(1.0 - same[ok] / (n[ok] * (n[ok] - 1)))), int(ok.sum())
+    return np.asarray(1.0 - same[ok] / (n[ok] * (n[ok] - 1)), dtype=np.float64)
+
+
+def diversity_mean(batches: list[np.ndarray]) -> float | None:
+    """`diversity` of lists given as the terms of several batches of customers."""
+    terms = np.concatenate(batches) if batches else np.zeros(0)
+    return math.fsum(terms) / terms.size if terms.size else None

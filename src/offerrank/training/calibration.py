@@ -15,32 +15,31 @@ from __future__ import annotations
 import copy as _copy
 
 import numpy as np
+from scipy.optimize import brentq
 
 from offerrank.training.models import Ranker, sigmoid
 
 
 def fit_shift(log_odds: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
     """The δ with sum(w * sigmoid(log_odds + δ)) == sum(w * labels): the mean prediction
-    equals the observed rate. Newton's method on a monotone function (a handful of
-    steps); 0 when the labels hold one class (no rate to match)."""
+    equals the observed rate. The left side grows with δ, so Brent's method on a bracket
+    that holds the root finds it; 0 when the labels hold one class (no rate to match)."""
     z = np.asarray(log_odds, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
     w = np.ones_like(z) if weights is None else np.asarray(weights, dtype=np.float64)
     target = float(np.sum(w * y))
     if z.size == 0 or target <= 0 or target >= float(np.sum(w)):
         return 0.0
-    delta = 0.0
-    for _ in range(100):
-        p = sigmoid(z + delta)
-        gap = float(np.sum(w * p)) - target
-        slope = float(np.sum(w * p * (1 - p)))
-        if slope <= 0:
-            break
-        step = gap / slope
-        delta -= float(np.clip(step, -5, 5))
-        if abs(step) < 1e-10:
-            break
-    return delta
+
+    def gap(delta: float) -> float:
+        return float(np.sum(w * sigmoid(z + delta))) - target
+
+    lo, hi = -1.0, 1.0
+    while gap(lo) > 0:
+        lo *= 2
+    while gap(hi) < 0:
+        hi *= 2
+    return float(brentq(gap, lo, hi, xtol=1e-12, rtol=4 * np.finfo(float).eps))
 
 
 def shifted(model: Ranker, delta: float) -> Ranker:

@@ -145,7 +145,7 @@ PRESETS: dict[str, Preset] = {
         active_offers=800,
         show_share=0.015,
     ),
-    # A supermarket's coupon data as it looks once imported (see docs/harsh-world.md).
+    # A supermarket's coupon data as it looks once imported (see docs/worlds.md).
     "harsh": Preset(
         "harsh",
         customers=2_500,

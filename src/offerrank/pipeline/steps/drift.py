@@ -42,12 +42,13 @@ def drift(run: Run, plan: Plan, trained: Trained, ranked: Ranked) -> Done[None]:
     shares = top_value_shares(feats)
     _flag_constant(run, shares)
     own = _reference(run, version)
-    if own is None:  # the model's first day: today's rows become its reference
+    # The model's first day (or a rerun of it): today's rows become its reference.
+    if own is None or own[0] == run.day:
         with run.outputs() as con:
             outputs.put_drift_reference(
                 con, version, run.day, reference_profile(feats, list(FEATURE_COLUMNS))
             )
-        previous = plan.active.version if plan.active is not None else None
+        previous = _replaced(run, plan, version)
         earlier = _reference(run, previous) if previous and previous != version else None
         if earlier is None:
             with run.outputs() as con:
@@ -84,6 +85,20 @@ def drift(run: Run, plan: Plan, trained: Trained, ranked: Ranked) -> Done[None]:
         + (f" ({', '.join(drifted[:5])})" if drifted else "")
         + ("; dataset drift flagged: retrain next run" if flag else ""),
     )
+
+
+def _replaced(run: Run, plan: Plan, version: str) -> str | None:
+    """The model `version` replaced: the incumbent when it was first promoted (a rerun of
+    its first day finds it active already), else the model active before this run."""
+    row = run.store.execute(
+        "SELECT incumbent_version FROM model_events WHERE model_version = ?"
+        " AND event = 'promoted' AND incumbent_version IS NOT NULL"
+        " AND incumbent_version != model_version ORDER BY rowid LIMIT 1",
+        (version,),
+    ).fetchone()
+    if row is not None:
+        return str(row[0])
+    return plan.active.version if plan.active is not None else None
 
 
 def _reference(run: Run, version: str | None) -> tuple[str, dict[str, Any]] | None:

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from offerrank.engines.base import Retrieval
-from offerrank.monitoring.metrics_lists import diversity_sum
+from offerrank.monitoring.metrics_lists import diversity_mean, diversity_terms
 from offerrank.pipeline.calibration import DailyShift, daily_shift
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import Done
@@ -75,7 +75,8 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
     pool_pairs = written = 0
     reasons_seconds = 0.0
     offers: set[int] = set()
-    div_sum, div_counted, customers_served = 0.0, 0, 0
+    div_terms: list[np.ndarray] = []
+    customers_served = 0
     with run.outputs() as con, progress_task("scoring", total=parts) as advance:
         outputs.clear_recommendations(con, run.day)
         for i, out in enumerate(
@@ -94,8 +95,7 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
             customers_served += len(np.unique(customers))
             if customers.size:
                 cats = engine.offer_facts(recs.column("offer_id").to_numpy()).column("category")
-                total, counted = diversity_sum(customers, cats.to_numpy(zero_copy_only=False))
-                div_sum, div_counted = div_sum + total, div_counted + counted
+                div_terms.append(diversity_terms(customers, cats.to_numpy(zero_copy_only=False)))
             for k in samples.SAMPLE_KINDS:
                 kept[k] = [samples.bounded([*kept[k], out.filter(pc.equal(kind, k))], k, sizes)]
         run.put_metrics(
@@ -112,7 +112,7 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
     chosen = samples.select({k: v[0] for k, v in kept.items()}, sizes)
     quality = {
         "coverage": len(offers) / len(active) if len(active) else None,
-        "diversity": div_sum / div_counted if div_counted else None,
+        "diversity": diversity_mean(div_terms),
     }
     ranked = Ranked(
         chosen["explain"],
