@@ -154,8 +154,22 @@ def show(label: str, results: dict[str, list[dict]], lines: int) -> None:
             for i, (step, _, _) in enumerate(done[0]["steps"])
         )
         print(f"    steps (s): {steps}")
-        keys = ("candidate_recall", "auc", "oracle_auc", "calibration_ratio", "partitions")
-        print("    " + "  ".join(f"{k}={m[k]:.4g}" for k in keys if m.get(k) is not None))
+        print("    " + quality(m))
+
+
+def quality(m: dict) -> str:
+    """The run's figures with their intervals, where it has them."""
+    out = []
+    for k in (
+        "candidate_recall", "auc", "oracle_auc", "val_auc_lr", "val_auc_lgbm", "n_positives",
+        "calibration_ratio", "precision_at_k", "precision_at_k_popularity", "margin_lift_at_k",
+        "candidate_pool_size", "partitions",
+    ):  # fmt: skip
+        if m.get(k) is None:
+            continue
+        lo, hi = m.get(f"{k}_ci_low"), m.get(f"{k}_ci_high")
+        out.append(f"{k}={m[k]:.4g}" + (f" [{lo:.4g}, {hi:.4g}]" if lo is not None else ""))
+    return "  ".join(out)
 
 
 def main() -> None:

@@ -30,8 +30,8 @@ def world_db(tiny_world: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(world_db: Path, tmp_path: Path) -> Settings:
     """A run on a copy of the tiny world. Trainings keep the 56-day window (the default
-    widens it to the whole tiny history, which only `two_day_run` and the settings tests
-    need): the suite stays quick."""
+    widens it to the whole tiny history, which the settings tests check): the suite
+    stays quick."""
     return Settings(
         db_path=world_db,
         artifacts_dir=tmp_path / "models",
@@ -56,6 +56,7 @@ def two_day_run(tmp_path_factory: pytest.TempPathFactory, tiny_world: Path):
         artifacts_dir=folder / "models",
         bootstrap_samples=20,
         reports_dir=folder / "reports",
+        min_train_positives=0,  # as `settings`: tests compare their runs with these
     )
     first = run_daily(s, date(2026, 2, 16))
     second = run_daily(s, date(2026, 2, 17))

@@ -8,7 +8,7 @@ the run scored) and the model version that produced the date's recommendations.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,6 +24,7 @@ from offerrank.features.registry import FEATURE_COLUMNS, feature_matrix
 from offerrank.monitoring.explain import UNITS, contributions, method_of
 from offerrank.store.db import connect
 from offerrank.store.migrations import migrate
+from offerrank.training.calibration import shifted
 from offerrank.training.models import sigmoid
 from offerrank.training.registry import ActiveModel, load_version
 
@@ -130,6 +131,14 @@ def _vectors(
     todo = [o for o, v in found.items() if v is None]
     if todo:
         model = load_version(con, version)
+        # scored as the run served: with its daily calibration shift (pipeline/calibration.py)
+        served = con.execute(
+            "SELECT value FROM run_metrics WHERE run_date = ?"
+            " AND metric = 'calibration_shift_served'",
+            (run_date.isoformat(),),
+        ).fetchone()
+        if served is not None:
+            model = replace(model, model=shifted(model.model, float(served[0])))
         found.update({v.offer_id: v for v in _computed(settings, run_date, customer, todo, model)})
     return [found[o] for o in offers]  # type: ignore[misc]
 
