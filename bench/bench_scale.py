@@ -82,7 +82,14 @@ print(json.dumps({"scan_s": scan, "lines_90d": lines.num_rows, "model_s": per_ro
 
 
 def child(python: str, code: str, *args: str) -> dict:
-    out = subprocess.run([python, "-c", code, *args], capture_output=True, text=True, check=False)
+    """`code` run by `python` in a fresh process; another interpreter than this one gets no
+    PYTHONPATH, so that it runs its own code."""
+    env = dict(os.environ)
+    if python != sys.executable:
+        env.pop("PYTHONPATH", None)
+    out = subprocess.run(
+        [python, "-c", code, *args], capture_output=True, text=True, check=False, env=env
+    )
     if out.returncode != 0:
         tail = out.stderr.strip().splitlines()[-3:]
         return {"ok": False, "error": " | ".join(tail)}
