@@ -116,3 +116,15 @@ def test_the_measured_shift_is_fitted_a_label_gap_before_the_window(
     assert (d.window.first, d.window.last) == (date(2026, 2, 2), date(2026, 2, 8))
     # the run dated 02-02 had 01-25 as its newest mature day
     assert (d.before.first, d.before.last) == (date(2026, 1, 19), date(2026, 1, 25))
+
+
+def test_a_run_without_retraining_loads_the_lookback_of_the_week_its_shift_is_measured_on() -> None:
+    from offerrank.pipeline.calibration import first_scored_day
+    from offerrank.pipeline.steps.load import history_start
+
+    s = Settings()
+    # 02-17: evaluates 02-03..09; measured with the week mature on 02-03: 01-20..26
+    assert first_scored_day(date(2026, 2, 17), s) == date(2026, 1, 20)
+    assert history_start(date(2026, 2, 17), s, retraining=False) == date(2025, 10, 22)
+    # retraining: the training window starts earlier still (56 days before 02-09)
+    assert history_start(date(2026, 2, 17), s, retraining=True) == date(2025, 9, 17)

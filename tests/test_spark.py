@@ -158,7 +158,8 @@ def test_retrieval_pool_scores_and_lists_are_identical(engines, tiny_settings: S
 
     recs, pool, chosen = lists_and_samples(duck, 1)
     assert pool > 0 and recs.num_rows == 8 * len(pa.compute.unique(recs.column("customer_id")))
-    for engine, parts in ((duck, 3), (ours, 1), (ours, 3)):
+    # Spark with several partitions against DuckDB with one: parity and partitioning at once
+    for engine, parts in ((duck, 3), (ours, 3)):
         other_recs, other_pool, other_chosen = lists_and_samples(engine, parts)
         assert other_pool == pool
         cols = ["customer_id", "offer_id", "rank", "propensity"]

@@ -17,6 +17,7 @@ from datetime import date, timedelta
 
 import pyarrow.compute as pc
 
+from offerrank.config import Settings
 from offerrank.engines.base import Engine, Window
 from offerrank.pipeline.context import Run
 from offerrank.training.calibration import fit_shift
@@ -31,6 +32,22 @@ def evaluation_window(model: ActiveModel, eval_days: int, last: date) -> Window:
     first = last - timedelta(days=eval_days - 1)
     trained_until = date.fromisoformat(model.sidecar["train_window"][1])
     return Window(max(first, trained_until + timedelta(days=1)), last)
+
+
+def measured_week(window: Window, settings: Settings) -> Window:
+    """The week whose shift the calibration of `window` is measured with: the newest
+    mature `eval_days` of the run dated on the window's first day."""
+    then = last_mature_day(window.first, settings)
+    return Window(then - timedelta(days=settings.eval_days - 1), then)
+
+
+def first_scored_day(run_date: date, settings: Settings) -> date:
+    """The oldest day whose impressions a run scores when it does not retrain: the first
+    day of the week its calibration is measured with (the engine must hold the lookback
+    before it)."""
+    last = last_mature_day(run_date, settings)
+    newest = Window(last - timedelta(days=settings.eval_days - 1), last)
+    return measured_week(newest, settings).first
 
 
 @dataclass(frozen=True)
@@ -58,8 +75,7 @@ def shift_on(engine: Engine, model: Ranker, window: Window) -> float:
 def daily_shift(run: Run, model: ActiveModel) -> DailyShift:
     s = run.settings
     window = evaluation_window(model, s.eval_days, last_mature_day(run.run_date, s))
-    then = last_mature_day(window.first, s)
-    before = Window(then - timedelta(days=s.eval_days - 1), then)
+    before = measured_week(window, s)
     served = shift_on(run.engine, model.model, window) if window.first <= window.last else 0.0
     measured = shift_on(run.engine, model.model, before)
     return DailyShift(window, before, served, measured)

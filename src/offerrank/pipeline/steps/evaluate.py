@@ -58,7 +58,11 @@ def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, 
             f"no out-of-sample mature impressions with a positive in {window.first}..{window.last}",
             skipped=True,
         )
-    key = evaluation_fingerprint(run, trained, window, delta)
+    # Keyed by the days that hold impressions, not the window's edges: a window moved by a
+    # day without impressions at either end evaluates the same rows (weekly coupon books).
+    shown = rows.column("as_of")
+    held = Window(pc.min(shown).as_py(), pc.max(shown).as_py())
+    key = evaluation_fingerprint(run, trained, held, delta)
     reused = run.store.execute(
         "SELECT run_date, metrics_json, curves_json FROM evaluation_cache WHERE fingerprint = ?",
         (key,),
@@ -100,8 +104,9 @@ def _evaluate(
 
 
 def evaluation_fingerprint(run: Run, trained: Trained, window: Window, delta: float) -> str:
-    """Everything an evaluation depends on: the model, the window, the settings it reads
-    and every input row it can read (the engine's `inputs_digest`)."""
+    """Everything an evaluation depends on: the model, the first and last days with
+    impressions in its window, the settings it reads and every input row it can read
+    (the engine's `inputs_digest`)."""
     s = run.settings
     digest = run.engine.inputs_digest(
         window.first - timedelta(days=s.lookback_days),

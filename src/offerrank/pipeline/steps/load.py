@@ -10,11 +10,12 @@ from datetime import date, timedelta
 from offerrank.config import Settings
 from offerrank.engines.base import StoreFacts
 from offerrank.errors import RunError
+from offerrank.pipeline.calibration import first_scored_day
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.retrain import retrain_reason, store_state
 from offerrank.pipeline.runs import Done
 from offerrank.ranking.retrieval import retrieval_of
-from offerrank.training.dataset import last_mature_day, training_split
+from offerrank.training.dataset import training_split
 from offerrank.training.registry import ActiveModel, ArtifactProblem, load_active
 
 
@@ -36,12 +37,12 @@ class Loaded:
 
 
 def history_start(run_date: date, settings: Settings, *, retraining: bool) -> date:
-    """The lookback before the training window on a retraining day, before the evaluation
-    window otherwise."""
+    """The lookback before the oldest impressions the run scores: those of the week its
+    calibration is measured with (`pipeline/calibration.py`), or of the training window
+    on a retraining day if it starts earlier."""
+    first_day = first_scored_day(run_date, settings)
     if retraining:
-        first_day = training_split(run_date, settings).train.first
-    else:
-        first_day = last_mature_day(run_date, settings) - timedelta(days=settings.eval_days - 1)
+        first_day = min(first_day, training_split(run_date, settings).train.first)
     return first_day - timedelta(days=settings.lookback_days)
 
 
