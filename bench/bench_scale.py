@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_generate import TreeMemory
+
 DATES = (("with retraining", "2026-02-16"), ("without retraining", "2026-02-17"))
 
 RUN = """
@@ -87,13 +89,17 @@ def child(python: str, code: str, *args: str) -> dict:
     env = dict(os.environ)
     if python != sys.executable:
         env.pop("PYTHONPATH", None)
-    out = subprocess.run(
-        [python, "-c", code, *args], capture_output=True, text=True, check=False, env=env
-    )
+    with TreeMemory() as memory:
+        out = subprocess.run(
+            [python, "-c", code, *args], capture_output=True, text=True, check=False, env=env
+        )
     if out.returncode != 0:
         tail = out.stderr.strip().splitlines()[-3:]
         return {"ok": False, "error": " | ".join(tail)}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    # the run and its helper processes (the history reader) together
+    result["peak_mb"] = max(result.get("peak_mb", 0.0), memory.peak_kb / 1024)
+    return result
 
 
 def store_for(preset: str, stores: Path) -> Path:
