@@ -9,9 +9,10 @@ For each preset: the store `STORES/PRESET.db` is used when it exists, else gener
 there (seed 7; the wall time and the generator's peak memory are printed). Each run is
 a fresh interpreter on a fresh copy of the store: 2026-02-16 (a Monday: retraining; the
 history cache starts empty, so this run also fills it) and 2026-02-17 (the model loaded,
-the cache warm). Printed per run: median wall time, peak resident memory (`ru_maxrss` of
-the run's own process), each step's time, order lines read per second and candidate
-pairs scored per second. `--baseline-python` is an interpreter whose `offerrank` is the
+the cache warm). Printed per run: median wall time, peak resident memory (of the run's
+process and its helper processes together, the history reader among them: sampled from
+/proc), each step's time, order lines read per second and candidate pairs scored per
+second. `--baseline-python` is an interpreter whose `offerrank` is the
 code before the change (for example a `git worktree` of the previous commit with its own
 virtual environment); it runs the same dates on the same stores.
 
