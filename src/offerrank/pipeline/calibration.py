@@ -3,11 +3,10 @@
 The model's own calibration (`training.calibration`) matches the rate of the last days
 it trained on; the base rate then moves with the campaigns. So every run refits one
 log-odds shift of the model it serves on the newest `eval_days` mature days (the
-evaluation window) and serves with it. The calibration a run reports is that of the same
-rule one week earlier: the shift fitted on the `eval_days` before the evaluation window,
-measured on the window: the shift the run dated on the window's first day would have
-served (fitted on the week that was mature then). It is out of sample, with the lag the
-served scores have, and it is what they will show once their own week has matured.
+evaluation window) and serves with it. The calibration a run reports is measured on the
+evaluation window with the shift the same rule would have served on the window's first
+day (fitted on the week that was mature then): out of sample, with the lag the served
+scores have, it is what they will show once their own week has matured.
 """
 
 from __future__ import annotations
