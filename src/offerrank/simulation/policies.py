@@ -1,9 +1,10 @@
 """The day's candidate pool and the policies that pick each contacted customer's top K.
 
-Every policy chooses from the same kind of pool: the daily pipeline's candidate pairs
-for the date (the rules of `ranking/sql/candidates.sql`), restricted to the customers
-contacted that day and without the pairs already shown while the offer runs (an offer
-is shown to a customer once, as the world's own logging policy does). Policies differ
+Every policy chooses from the same kind of pool: every eligible pair of the date (the
+rules of `ranking/sql/eligible_pairs.sql`, as `popular_candidates.sql` applies them),
+restricted to the customers contacted that day and without the pairs already shown
+while the offer runs (an offer is shown to a customer once, as the world's own logging
+policy does). Policies differ
 only in the key they sort the pool by:
 
 - `model`: the calibrated score of the normal daily run (its recommendations), or the
