@@ -82,7 +82,8 @@ def retrain_reason(
 ) -> str | None:
     """Why to retrain today, or None to keep the active model."""
     if active is None:
-        return "no usable model artifact"
+        registered = con.execute("SELECT COUNT(*) FROM model_registry").fetchone()[0]
+        return "no usable model artifact" if registered else "no model yet"
     if run_date.weekday() == settings.retrain_weekday:
         return f"scheduled ({WEEKDAYS[settings.retrain_weekday]})"
     drifted_on = last_run_drifted(con, run_date)
