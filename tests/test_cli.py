@@ -92,3 +92,18 @@ def test_features_command_reproduces_the_golden_vectors(tmp_path: Path) -> None:
             if name == "as_of":
                 continue
             assert float(have[name]) == pytest.approx(float(value), abs=1e-9), name
+
+
+def test_an_unforeseen_error_is_one_short_line_without_a_library_stack() -> None:
+    from offerrank.cli.main import headline
+
+    java = (
+        "An error occurred while calling o2148.localCheckpoint.\n"
+        ": org.apache.spark.SparkException: Not enough memory to build and broadcast\n"
+        "\tat org.apache.spark.sql.errors.QueryExecutionErrors$.x(Errors.scala:2180)\n"
+        "\tat java.base/java.lang.Thread.run(Thread.java:840)\n"
+    )
+    line = headline(RuntimeError(java))
+    assert "\n" not in line and "Thread.java" not in line and "Errors.scala" not in line
+    assert line.startswith("An error occurred") and "Not enough memory" in line
+    assert len(headline(RuntimeError("x" * 2000))) == 500

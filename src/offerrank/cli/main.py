@@ -28,6 +28,15 @@ _UsageError: type[Exception] = next(
 )
 
 
+def headline(exc: BaseException, limit: int = 500) -> str:
+    """What an unforeseen error says, without the stack a library put in its message
+    (a Spark error carries the whole Java stack: its `at ...` lines are left out)."""
+    lines = [ln.strip() for ln in str(exc).splitlines()]
+    kept = [ln for ln in lines if ln and not ln.startswith(("at ", "... "))]
+    text = one_line(" ".join(kept[:3]))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def run_app(argv: list[str] | None = None) -> None:
     """Entry point: one-line errors, exit 0 / 1 (data, environment) / 2 (usage), never a
     traceback."""
@@ -52,6 +61,6 @@ def run_app(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("OFFERRANK_TRACEBACK"):
             raise
-        print_error(f"internal error: {type(exc).__name__}: {one_line(exc)}")
+        print_error(f"internal error: {type(exc).__name__}: {headline(exc)}")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
