@@ -29,8 +29,7 @@ def diversity(customers: Any, categories: Any) -> float | None:
     n_g are in category g, the same-category share is sum_g n_g (n_g - 1) / (n (n - 1)).
     Customers with fewer than 2 items are left out; None when no customer has 2.
     """
-    terms = diversity_terms(customers, categories)
-    return math.fsum(terms) / terms.size if terms.size else None
+    return diversity_mean([diversity_terms(customers, categories)])
 
 
 def diversity_terms(customers: Any, categories: Any) -> np.ndarray:

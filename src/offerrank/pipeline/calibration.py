@@ -14,13 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from offerrank.config import Settings
 from offerrank.engines.base import Engine, Window
 from offerrank.pipeline.context import Run
 from offerrank.training.calibration import fit_shift
-from offerrank.training.dataset import featurize, last_mature_day
+from offerrank.training.dataset import LabelledSet, featurize, last_mature_day
 from offerrank.training.models import Ranker
 from offerrank.training.registry import ActiveModel
 
@@ -53,21 +54,34 @@ def first_scored_day(run_date: date, settings: Settings) -> date:
 class DailyShift:
     """The shift served today (fitted on `window`, the evaluation window) and the one
     the same rule served on the window's first day (fitted on `before`, the mature week
-    then), which the evaluation of `window` is scored with."""
+    then), which the evaluation of `window` is scored with; and the window's labelled
+    impressions with their features, which the evaluation reads rather than reading and
+    featurizing them again (None without a positive: nothing to fit or evaluate)."""
 
     window: Window
     before: Window
     served: float
     measured: float
+    rows: pa.Table | None = None
+    data: LabelledSet | None = None
 
 
-def shift_on(engine: Engine, model: Ranker, window: Window) -> float:
-    """The shift that matches `model`'s mean prediction to the observed rate of the
-    impressions shown in `window`; 0 without a positive (no rate to match)."""
+def labelled_with_features(engine: Engine, window: Window) -> tuple[pa.Table, LabelledSet] | None:
+    """The impressions shown in `window`, labelled, and their features as of each shown
+    date; None when the window is empty or holds no positive."""
+    if window.first > window.last:
+        return None
     rows = engine.labelled_impressions(window)
     if rows.num_rows == 0 or not pc.sum(rows.column("label")).as_py():
+        return None
+    return rows, featurize(engine, rows)
+
+
+def shift_of(model: Ranker, data: LabelledSet | None) -> float:
+    """The shift that matches `model`'s mean prediction to the observed rate of `data`;
+    0 without it (no rate to match)."""
+    if data is None:
         return 0.0
-    data = featurize(engine, rows)
     return fit_shift(model.raw_log_odds(data.X) + model.log_odds_shift, data.y)
 
 
@@ -75,6 +89,14 @@ def daily_shift(run: Run, model: ActiveModel) -> DailyShift:
     s = run.settings
     window = evaluation_window(model, s.eval_days, last_mature_day(run.run_date, s))
     before = measured_week(window, s)
-    served = shift_on(run.engine, model.model, window) if window.first <= window.last else 0.0
-    measured = shift_on(run.engine, model.model, before)
-    return DailyShift(window, before, served, measured)
+    found = labelled_with_features(run.engine, window)
+    rows, data = found if found is not None else (None, None)
+    earlier = labelled_with_features(run.engine, before)
+    return DailyShift(
+        window,
+        before,
+        served=shift_of(model.model, data),
+        measured=shift_of(model.model, earlier[1] if earlier is not None else None),
+        rows=rows,
+        data=data,
+    )

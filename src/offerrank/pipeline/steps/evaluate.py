@@ -32,7 +32,7 @@ from offerrank.pipeline.steps.train import Trained
 from offerrank.store import outputs
 from offerrank.store.db import query_arrow, table_exists
 from offerrank.training.calibration import shifted
-from offerrank.training.dataset import featurize
+from offerrank.training.dataset import LabelledSet
 from offerrank.training.models import predict_proba
 
 AT_K = ("precision_at_k", "recall_at_k", "margin_lift_at_k")
@@ -50,8 +50,8 @@ def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, 
     values["unit_costs"] = costs.code
     run.notes.append(("warning: " if costs.source != "feed" else "") + costs.detail)
     window, delta = ranked.shift.window, ranked.shift.measured
-    rows = engine.labelled_impressions(window) if window.first <= window.last else None
-    if rows is None or rows.num_rows == 0 or not pc.sum(rows.column("label")).as_py():
+    rows, data = ranked.shift.rows, ranked.shift.data  # read and featurized by the rank step
+    if rows is None or data is None:
         run.put_metrics(values)
         return Done(
             values,
@@ -71,7 +71,7 @@ def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, 
         figures, curves = json.loads(reused[1]), json.loads(reused[2])
         origin = f" (inputs unchanged since the run of {reused[0]}: its figures reused)"
     else:
-        figures, curves = _evaluate(run, trained, rows, delta)
+        figures, curves = _evaluate(run, trained, rows, data, delta)
         origin = ""
     figures["eval_window_days"] = (window.last - window.first).days + 1
     figures["calibration_shift_measured"] = delta
@@ -85,13 +85,12 @@ def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, 
 
 
 def _evaluate(
-    run: Run, trained: Trained, rows: pa.Table, delta: float
+    run: Run, trained: Trained, rows: pa.Table, data: LabelledSet, delta: float
 ) -> tuple[dict[str, float | None], dict[str, Any]]:
     """Every out-of-sample figure and curve of the window's labelled impressions, scored
     with the daily shift `delta` the run dated on the window's first day would have
     served (`pipeline/calibration.py`)."""
     s, engine, model = run.settings, run.engine, trained.model.model
-    data = featurize(engine, rows)
     frame = evaluation_frame(engine, rows, predict_proba(shifted(model, delta), data.X))
     frame["popularity"] = data.X[:, FEATURE_COLUMNS.index("historical_redemption_rate")]
     figures: dict[str, float | None] = dict(
