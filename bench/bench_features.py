@@ -32,6 +32,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from offerrank.ranking.candidates import retrieval_query  # noqa: E402
+
 from offerrank.config import Settings  # noqa: E402
 from offerrank.engines.duckdb.engine import DuckDBEngine  # noqa: E402
 from offerrank.engines.duckdb.features import choose_plan, compute_features  # noqa: E402
@@ -39,7 +41,6 @@ from offerrank.engines.duckdb.tables import connect_store  # noqa: E402
 from offerrank.features.plans import WINDOW_PLAN  # noqa: E402
 from offerrank.features.registry import FEATURE_COLUMNS  # noqa: E402
 from offerrank.progress import use_reporter  # noqa: E402
-from offerrank.ranking.candidates import retrieval_query  # noqa: E402
 from offerrank.store.contract import INPUT_TABLES  # noqa: E402
 from pandas_features import pandas_features  # noqa: E402
 

@@ -75,3 +75,18 @@ def test_a_pickled_model_travels_without_its_library(tmp_path: Path) -> None:
     assert copy.compiled is None
     X = np.random.default_rng(1).normal(size=(100, 6))
     np.testing.assert_allclose(copy.predict_proba(X), model.predict_proba(X), atol=1e-12)
+
+
+def test_the_served_model_keeps_its_compiled_predictor(tmp_path: Path) -> None:
+    """The rank step serves a copy carrying the day's calibration shift: that copy must
+    score with the compiled code too (a copy once lost it and fell back to LightGBM)."""
+    from offerrank.training.calibration import shifted
+
+    model = LightGBMModel(_booster(4))
+    model.compile(tmp_path)
+    served = shifted(model, 0.5)
+    assert isinstance(served, LightGBMModel) and served.compiled is model.compiled
+    assert served.log_odds_shift == 0.5 and model.log_odds_shift == 0.0
+    X = np.random.default_rng(2).normal(size=(100, 6))
+    plain = LightGBMModel(model.booster, log_odds_shift=0.5)
+    np.testing.assert_allclose(served.predict_proba(X), plain.predict_proba(X), atol=1e-12)

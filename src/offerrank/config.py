@@ -96,6 +96,11 @@ class Settings(BaseModel):
     partition_pairs: int = Field(
         2_000_000, ge=1000, description="eligible pairs per partition when partitions = 0"
     )
+    scorer: str = Field(
+        "grid",
+        description="how the pool is retrieved: grid (day tables once, NumPy over customers x"
+        " offers) or sql (every eligible pair's features in SQL); both give the same pool",
+    )
 
     # ranking key and serving (docs/simulation.md: propensity semantics)
     rank_by: str = Field(
@@ -152,6 +157,13 @@ class Settings(BaseModel):
     def _known_engine(cls, v: str) -> str:
         if v not in ENGINE_NAMES:
             raise ValueError(f"engine must be one of {', '.join(ENGINE_NAMES)}, not {v!r}")
+        return v
+
+    @field_validator("scorer")
+    @classmethod
+    def _known_scorer(cls, v: str) -> str:
+        if v not in {"grid", "sql"}:
+            raise ValueError(f"scorer must be grid or sql, not {v!r}")
         return v
 
     @field_validator("rank_by")

@@ -145,3 +145,22 @@ SELECT COUNT(*) AS products,
        STDDEV_POP(unit_cost / list_price) AS spread
 FROM products
 """
+
+# The grid scorer's customers: each customer of `grid_scope` with its business type and
+# whether it has signed up by $as_of (the customer rule of eligible_pairs.sql).
+GRID_CUSTOMERS = """
+SELECT c.customer_id, c.business_type,
+       c.signup_date IS NULL OR c.signup_date <= $as_of AS eligible
+FROM customers AS c
+JOIN (SELECT DISTINCT customer_id FROM grid_scope) AS s ON s.customer_id = c.customer_id
+ORDER BY c.customer_id
+"""
+# The grid scorer's redeemed pairs: offers active on $as_of that a customer of
+# `grid_scope` redeemed before $as_of (the redemption rule of eligible_pairs.sql).
+GRID_REDEEMED = """
+SELECT DISTINCT r.customer_id, r.offer_id
+FROM redemptions AS r
+JOIN (SELECT DISTINCT customer_id FROM grid_scope) AS s ON s.customer_id = r.customer_id
+JOIN offers AS o ON o.offer_id = r.offer_id
+WHERE r.redeemed_date < $as_of AND o.start_date <= $as_of AND o.end_date >= $as_of
+"""

@@ -8,6 +8,7 @@ the real class balance (King & Zeng's prior correction).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +120,10 @@ class LightGBMModel:
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (to Spark's executors) without the compiled library, a local file."""
         return {**self.__dict__, "compiled": None}
+
+    def __copy__(self) -> LightGBMModel:
+        """A copy in this process keeps the compiled predictor (only pickling drops it)."""
+        return dataclasses.replace(self)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return predict_proba(self, X)

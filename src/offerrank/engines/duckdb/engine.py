@@ -8,12 +8,14 @@ ranking, sampling) runs in this process on each partition's pool.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from offerrank.config import Settings
@@ -21,9 +23,21 @@ from offerrank.engines import queries
 from offerrank.engines.base import FirstStage, Retrieval, partition_of
 from offerrank.engines.common import SqlEngine
 from offerrank.engines.duckdb.features import compute_features, pool_features, ranked_pairs
+from offerrank.engines.duckdb.grid_inputs import grid_inputs
 from offerrank.engines.duckdb.tables import load_tables
-from offerrank.features.registry import DEFAULT_FEATURES, FeatureSet, constant_dates
+from offerrank.engines.grid import grid_pool
+from offerrank.features.registry import (
+    CONTRACT_FEATURES,
+    DEFAULT_FEATURES,
+    FEATURE_COLUMNS,
+    FeatureSet,
+    constant_dates,
+)
 from offerrank.store.tables import read_store_tables
+
+# The grid scorer builds the day's customer tables for at most this many customers at a
+# time (a few hundred bytes each, plus their lines in the window while they are built).
+GRID_STAGE_CUSTOMERS = 250_000
 
 
 class DuckDBEngine(SqlEngine):
@@ -83,9 +97,64 @@ class DuckDBEngine(SqlEngine):
         partitions: int,
         process: Callable[[pa.Table], pa.Table],
     ) -> Iterator[pa.Table]:
+        as_of = retrieval.eligible.params["as_of"]
+        customers = np.unique(self.con.sql(queries.ALL_CUSTOMERS).fetchnumpy()["customer_id"])
+        active = self.active_offers(as_of)
+        grid = (
+            self.settings.scorer == "grid"
+            and FEATURE_COLUMNS == CONTRACT_FEATURES
+            and customers.size > 0
+            and active.size > 0
+        )
+        if grid:
+            yield from self._grid_partitions(retrieval, customers, active, partitions, process)
+        else:
+            yield from self._sql_partitions(retrieval, customers, partitions, process)
+
+    def _grid_partitions(
+        self,
+        retrieval: Retrieval,
+        customers: np.ndarray,
+        active: np.ndarray,
+        partitions: int,
+        process: Callable[[pa.Table], pa.Table],
+    ) -> Iterator[pa.Table]:
+        """The pool by the grid scorer: the day's tables built for a group of partitions
+        at a time (every customer, up to GRID_STAGE_CUSTOMERS), then each partition's pool
+        chosen over customers x active offers in NumPy."""
         s = self.settings
         as_of = retrieval.eligible.params["as_of"]
-        customers = self.con.sql(queries.ALL_CUSTOMERS).fetchnumpy()["customer_id"]
+        part = partition_of(customers, partitions)
+        groups = max(1, math.ceil(customers.size / GRID_STAGE_CUSTOMERS))
+        for g in range(groups):
+            in_group = part % groups == g
+            if not in_group.any():
+                continue
+            day, people = grid_inputs(
+                self.con, as_of, customers[in_group], active,
+                lookback_days=s.lookback_days, label_window_days=s.label_window_days,
+            )  # fmt: skip
+            group_part = part[in_group]
+            for p in range(g, max(partitions, 1), groups):
+                mask = group_part == p
+                if not mask.any():
+                    continue
+                yield process(
+                    grid_pool(
+                        day, people.subset(mask), retrieval.first_stage, retrieval.per_customer
+                    )
+                )
+
+    def _sql_partitions(
+        self,
+        retrieval: Retrieval,
+        customers: np.ndarray,
+        partitions: int,
+        process: Callable[[pa.Table], pa.Table],
+    ) -> Iterator[pa.Table]:
+        """The pool in SQL: every eligible pair of a partition featurised, then ranked."""
+        s = self.settings
+        as_of = retrieval.eligible.params["as_of"]
         part = partition_of(customers, partitions)
         for p in range(max(partitions, 1)):
             scope = pa.table({"customer_id": customers[part == p]})

@@ -49,7 +49,7 @@ def choose_plan(query: pa.Table) -> str:
 
 
 @contextmanager
-def _staged(
+def staged(
     con: duckdb.DuckDBPyConnection,
     query: pa.Table,
     params: dict[str, int],
@@ -93,7 +93,7 @@ def compute_features(
     """
     params = check_parameters(lookback_days, label_window_days)
     query = query_pairs(pairs)
-    with _staged(con, query, params, plan):
+    with staged(con, query, params, plan):
         result = read_arrow(con, ASSEMBLY, params)
         extras = _extras(con, feature_set, params)
     return _in_input_order(query, result, extras, feature_set)
@@ -111,7 +111,7 @@ def ranked_pairs(
     by the first stage among the rows of the same customer and as_of."""
     params = check_parameters(lookback_days, label_window_days)
     query = query_pairs(pairs)
-    with _staged(con, query, params):
+    with staged(con, query, params):
         _all_pairs(con, params)
         sql, bound = _first_stage(first_stage, queries.FIRST_STAGE_RANKED)
         return con.sql(
@@ -134,7 +134,7 @@ def pool_features(
     `first_stage` score and the `retrieval_rank`. The features of every eligible pair are
     computed once, in SQL; only the kept pairs leave it."""
     params = check_parameters(lookback_days, label_window_days)
-    with _staged(con, query_pairs(pairs), params, SINGLE_PLAN):
+    with staged(con, query_pairs(pairs), params, SINGLE_PLAN):
         _all_pairs(con, params)
         sql, bound = _first_stage(first_stage, queries.FIRST_STAGE_POOL)
         kept = con.sql(sql, params={**bound, "per_customer": per_customer}).to_arrow_table()

@@ -1,0 +1,217 @@
+"""The grid scorer's inputs on DuckDB, built by the feature SQL itself.
+
+The stages of `features.plans` are run once for a "spec" batch: every customer of the
+scope paired with one active offer, and one customer paired with every active offer, all
+as of the run date. `pair_features.sql` on those rows gives each customer's eleven
+customer features and each offer's five offer features exactly as it gives them to any
+pair; the stage tables `customer_window`, `category_window`, `product_window` and
+`offer_keys` give what the six pair features look up. Nothing is computed per pair here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from offerrank.engines import queries
+from offerrank.engines.duckdb.features import staged
+from offerrank.engines.duckdb.sql import read_arrow
+from offerrank.engines.grid import (
+    CUSTOMER_FEATURES,
+    NO_TYPE,
+    OFFER_FEATURES,
+    UNTARGETED,
+    GridCustomers,
+    GridDay,
+    GridOffers,
+)
+from offerrank.features.plans import ASSEMBLY, SINGLE_PLAN, check_parameters
+from offerrank.features.registry import constant_dates, query_pairs
+
+
+def grid_inputs(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    customer_ids: np.ndarray,
+    active: np.ndarray,
+    *,
+    lookback_days: int,
+    label_window_days: int,
+) -> tuple[GridDay, GridCustomers]:
+    """The day's offers (`active`, sorted ids) and the customers `customer_ids` as the grid
+    scorer reads them, as of `as_of`."""
+    params = check_parameters(lookback_days, label_window_days)
+    customers = np.unique(np.asarray(customer_ids, dtype=np.int64))
+    active = np.unique(np.asarray(active, dtype=np.int64))
+    n_c, n_o = customers.size, active.size
+    spec = pa.table(
+        {
+            "customer_id": np.concatenate([customers, np.full(n_o, customers[0])]),
+            "offer_id": np.concatenate([np.full(n_c, active[0]), active]),
+        }
+    )
+    spec = spec.append_column("as_of", constant_dates(as_of, spec.num_rows))
+    query = query_pairs(spec)
+    with staged(con, query, params, SINGLE_PLAN):
+        rows = read_arrow(con, ASSEMBLY, params).sort_by("row_id")
+        window = con.sql(
+            "SELECT customer_id, n_lines, usual_discount, tier1_purchase_ratio,"
+            " tier2_purchase_ratio, tier3_purchase_ratio FROM customer_window"
+        ).to_arrow_table()
+        category = con.sql(
+            "SELECT customer_id, category, n_lines, last_day FROM category_window"
+            " WHERE n_lines > 0 AND category IS NOT NULL"
+        ).to_arrow_table()
+        bought = con.sql(
+            "SELECT customer_id, product_id FROM product_window WHERE n_lines > 0"
+        ).to_arrow_table()
+        offers = con.sql(
+            "SELECT offer_id, product_id, category, price_tier, target_business_type"
+            " FROM offer_keys ORDER BY offer_id"
+        ).to_arrow_table()
+    scope = pa.table({"customer_id": customers})
+    con.register("grid_scope", scope)
+    try:
+        people = con.sql(queries.GRID_CUSTOMERS, params={"as_of": as_of}).to_arrow_table()
+        redeemed = con.sql(queries.GRID_REDEEMED, params={"as_of": as_of}).to_arrow_table()
+    finally:
+        con.unregister("grid_scope")
+    day, types = _offers(as_of, lookback_days, active, offers, rows.slice(n_c))
+    return day, _customers(
+        day, types, customers, people, rows.slice(0, n_c), window, category, bought, redeemed
+    )
+
+
+@dataclass(frozen=True)
+class _Codes:
+    """The dense codes the offers' lookups use, for coding the customers' tables alike."""
+
+    categories: dict[object, int]
+    products: dict[object, int]
+    types: dict[object, int]
+
+
+def _codes(values: list[object]) -> dict[object, int]:
+    """Dense codes 0.. for the distinct non-null values, in sorted order."""
+    distinct = sorted({v for v in values if v is not None}, key=repr)
+    return {v: i for i, v in enumerate(distinct)}
+
+
+def _offers(
+    as_of: date, lookback_days: int, active: np.ndarray, keys: pa.Table, rows: pa.Table
+) -> tuple[GridDay, _Codes]:
+    if not np.array_equal(keys.column("offer_id").to_numpy(), active):
+        raise ValueError("offer_keys does not hold exactly the active offers")
+    if not np.array_equal(rows.column("offer_id").to_numpy(), active):
+        raise ValueError("the offers' feature rows are not in offer order")
+    categories = _codes(keys.column("category").to_pylist())
+    products = _codes(keys.column("product_id").to_pylist())
+    types = _codes(keys.column("target_business_type").to_pylist())
+    tier = np.array(
+        [t if t in (1, 2, 3) else 0 for t in keys.column("price_tier").to_pylist()], np.int64
+    )
+    offers = GridOffers(
+        offer_id=active,
+        features=np.column_stack(
+            [rows.column(f).to_numpy().astype(np.float64) for f in OFFER_FEATURES]
+        ).reshape(active.size, len(OFFER_FEATURES)),
+        category=np.array(
+            [categories.get(v, len(categories)) for v in keys.column("category").to_pylist()],
+            np.int64,
+        ),
+        product=np.array(
+            [products.get(v, len(products)) for v in keys.column("product_id").to_pylist()],
+            np.int64,
+        ),
+        tier=tier,
+        target=np.array(
+            [
+                UNTARGETED if v is None else types[v]
+                for v in keys.column("target_business_type").to_pylist()
+            ],
+            np.int64,
+        ),
+        discount=rows.column("discount_depth").to_numpy().astype(np.float64),
+        n_categories=len(categories),
+        n_products=len(products),
+    )
+    return GridDay(as_of, lookback_days, offers), _Codes(categories, products, types)
+
+
+def _positions(customers: np.ndarray, ids: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Row of each id among `customers` (sorted), and which ids are there at all."""
+    values = ids.to_numpy().astype(np.int64)
+    pos = np.searchsorted(customers, values)
+    pos = np.minimum(pos, max(customers.size - 1, 0))
+    return pos, customers[pos] == values if customers.size else np.zeros(values.size, bool)
+
+
+def _customers(
+    day: GridDay,
+    codes: _Codes,
+    customers: np.ndarray,
+    people: pa.Table,
+    rows: pa.Table,
+    window: pa.Table,
+    category: pa.Table,
+    bought: pa.Table,
+    redeemed: pa.Table,
+) -> GridCustomers:
+    n = customers.size
+    cats, prods, types = codes.categories, codes.products, codes.types
+    if not np.array_equal(rows.column("customer_id").to_numpy(), customers):
+        raise ValueError("the customers' feature rows are not in customer order")
+    eligible = np.zeros(n, dtype=bool)
+    business_type = np.full(n, NO_TYPE, dtype=np.int64)
+    pos, found = _positions(customers, people.column("customer_id"))
+    eligible[pos[found]] = people.column("eligible").to_numpy(zero_copy_only=False)[found]
+    kinds = people.column("business_type").to_pylist()
+    business_type[pos[found]] = np.array([types.get(k, NO_TYPE) for k in kinds], np.int64)[found]
+    n_lines = np.zeros(n, dtype=np.int64)
+    usual = np.zeros(n, dtype=np.float64)
+    tiers = np.zeros((n, 4), dtype=np.float64)
+    pos, found = _positions(customers, window.column("customer_id"))
+    p = pos[found]
+    n_lines[p] = window.column("n_lines").to_numpy()[found]
+    usual[p] = window.column("usual_discount").to_numpy()[found]
+    for t in (1, 2, 3):
+        tiers[p, t] = window.column(f"tier{t}_purchase_ratio").to_numpy()[found]
+    # lines per offered category (a category no active offer has cannot be looked up)
+    cat_code = np.array([cats.get(v, -1) for v in category.column("category").to_pylist()], int)
+    pos, found = _positions(customers, category.column("customer_id"))
+    keep = found & (cat_code >= 0)
+    # offered products bought; redeemed active offers
+    prod_code = np.array([prods.get(v, -1) for v in bought.column("product_id").to_pylist()], int)
+    ppos, pfound = _positions(customers, bought.column("customer_id"))
+    pkeep = pfound & (prod_code >= 0)
+    rpos, rfound = _positions(customers, redeemed.column("customer_id"))
+    offer_ids = redeemed.column("offer_id").to_numpy().astype(np.int64)
+    col = np.searchsorted(day.offers.offer_id, offer_ids)
+    col = np.minimum(col, max(day.offers.offer_id.size - 1, 0))
+    rkeep = rfound & (day.offers.offer_id[col] == offer_ids)
+    return GridCustomers(
+        customer_id=customers,
+        eligible=eligible,
+        business_type=business_type,
+        features=np.column_stack(
+            [rows.column(f).to_numpy().astype(np.float64) for f in CUSTOMER_FEATURES]
+        ).reshape(n, len(CUSTOMER_FEATURES)),
+        n_lines=n_lines,
+        usual_discount=usual,
+        tier_share=tiers,
+        cat_row=pos[keep],
+        cat_col=cat_code[keep].astype(np.int64),
+        cat_lines=category.column("n_lines").to_numpy()[keep].astype(np.int64),
+        cat_last_day=pc.fill_null(category.column("last_day"), -1)
+        .to_numpy()[keep]
+        .astype(np.int64),
+        prod_row=ppos[pkeep],
+        prod_col=prod_code[pkeep].astype(np.int64),
+        red_row=rpos[rkeep],
+        red_col=col[rkeep].astype(np.int64),
+    )
