@@ -220,3 +220,15 @@ def test_the_scorer_setting_chooses_the_path(
     assert calls == {"grid": 0, "sql": 2}
     _pool(tiny_engine, "grid", TUESDAY, _random_stage(0), 10, 2)
     assert calls == {"grid": 2, "sql": 2}
+
+
+@pytest.mark.parametrize("parts", [1, 5])
+def test_customers_staged_in_groups_give_the_same_pool(
+    tiny_engine: DuckDBEngine, monkeypatch: pytest.MonkeyPatch, parts: int
+) -> None:
+    """Past GRID_STAGE_CUSTOMERS the day's customer tables are built a group of partitions
+    at a time (a million customers); the pool is the same."""
+    import offerrank.engines.duckdb.engine as duck
+
+    monkeypatch.setattr(duck, "GRID_STAGE_CUSTOMERS", 90)  # tiny's 400 customers: 5 groups
+    assert assert_same_pool(tiny_engine, TUESDAY, _random_stage(5), 25, parts) > 0

@@ -150,7 +150,7 @@ def _rows(
     n = cust.size
     nulls = pa.nulls(n, pa.float64())
     columns: dict[str, pa.Array | np.ndarray] = {
-        "kind": pa.array(np.full(n, kind), pa.string()),
+        "kind": pa.repeat(pa.scalar(kind, pa.string()), n),
         "customer_id": cust.astype(np.int64),
         "offer_id": offer.astype(np.int64),
         "rank": np.asarray(rank, dtype=np.int64),

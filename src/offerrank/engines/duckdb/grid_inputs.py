@@ -95,6 +95,18 @@ class _Codes:
     products: dict[object, int]
     types: dict[object, int]
 
+    @staticmethod
+    def lookup(codes: dict[object, int], values: pa.ChunkedArray, missing: int) -> np.ndarray:
+        """The code of each value (`missing` for null or unknown), vectorised: a
+        customer table has a row per customer and category."""
+        if not codes:
+            return np.full(len(values), missing, dtype=np.int64)
+        known = pa.array(list(codes), type=values.type)
+        found = pc.index_in(values, value_set=known)
+        index = np.asarray(list(codes.values()), dtype=np.int64)
+        at = pc.fill_null(found, -1).to_numpy().astype(np.int64)
+        return np.where(at >= 0, index[np.maximum(at, 0)], missing)
+
 
 def _codes(values: list[object]) -> dict[object, int]:
     """Dense codes 0.. for the distinct non-null values, in sorted order."""
@@ -170,8 +182,8 @@ def _customers(
     business_type = np.full(n, NO_TYPE, dtype=np.int64)
     pos, found = _positions(customers, people.column("customer_id"))
     eligible[pos[found]] = people.column("eligible").to_numpy(zero_copy_only=False)[found]
-    kinds = people.column("business_type").to_pylist()
-    business_type[pos[found]] = np.array([types.get(k, NO_TYPE) for k in kinds], np.int64)[found]
+    kinds = _Codes.lookup(types, people.column("business_type"), NO_TYPE)
+    business_type[pos[found]] = kinds[found]
     n_lines = np.zeros(n, dtype=np.int64)
     usual = np.zeros(n, dtype=np.float64)
     tiers = np.zeros((n, 4), dtype=np.float64)
@@ -182,11 +194,11 @@ def _customers(
     for t in (1, 2, 3):
         tiers[p, t] = window.column(f"tier{t}_purchase_ratio").to_numpy()[found]
     # lines per offered category (a category no active offer has cannot be looked up)
-    cat_code = np.array([cats.get(v, -1) for v in category.column("category").to_pylist()], int)
+    cat_code = _Codes.lookup(cats, category.column("category"), -1)
     pos, found = _positions(customers, category.column("customer_id"))
     keep = found & (cat_code >= 0)
     # offered products bought; redeemed active offers
-    prod_code = np.array([prods.get(v, -1) for v in bought.column("product_id").to_pylist()], int)
+    prod_code = _Codes.lookup(prods, bought.column("product_id"), -1)
     ppos, pfound = _positions(customers, bought.column("customer_id"))
     pkeep = pfound & (prod_code >= 0)
     rpos, rfound = _positions(customers, redeemed.column("customer_id"))
