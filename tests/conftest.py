@@ -6,8 +6,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from offerrank.config import Settings
+
+# No test may depend on the machine's speed: property tests run without a deadline (a
+# loaded CI machine once took 295 ms for an example with the default 200 ms deadline).
+hypothesis_settings.register_profile("offerrank", deadline=None)
+hypothesis_settings.load_profile("offerrank")
 
 
 @pytest.fixture(scope="session")

@@ -106,3 +106,31 @@ def test_shuffling_candidates_changes_no_score(tiny_world: Path) -> None:
     assert feats_p.column("customer_id").to_numpy().tolist() == (
         cands.column("customer_id").to_numpy()[perm].tolist()
     )
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 6),
+            st.integers(0, 5),
+            st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(allow_nan=True)),
+        ),
+        min_size=1,
+        max_size=80,
+    )
+)
+def test_a_grouped_pool_is_ranked_as_any_pool(rows) -> None:
+    """Customers in order (the grid scorer's pools): the per-customer padded sort gives the
+    ranks of the general sort, with ties, duplicates, infinities and NaN."""
+    from offerrank.ranking.rank import grouped_rank
+
+    rows = sorted(rows, key=lambda r: r[0])
+    c, o, s = (np.array(x) for x in zip(*rows, strict=True))
+    c, o, s = c.astype(np.int64), o.astype(np.int64), s.astype(np.float64)
+    order = np.lexsort((o, -s, c))
+    expected = np.empty(c.size, np.int64)
+    first = {}
+    for position, i in enumerate(order):
+        first.setdefault(c[i], position)
+        expected[i] = position - first[c[i]] + 1
+    assert grouped_rank(c, o, s).tolist() == expected.tolist()

@@ -70,7 +70,7 @@ def rank_partition(pool: pa.Table, job: RankJob) -> pa.Table:
     s = job.settings
     cust = pool.column("customer_id").to_numpy().astype(np.int64)
     offer = pool.column("offer_id").to_numpy().astype(np.int64)
-    X = feature_matrix(pool)
+    X = feature_matrix(pool, order="C")  # the compiled trees read rows
     scores = predict_in_chunks(job.model, X)
     margin = job.unit_margins(offer) if s.rank_by == "expected_margin" else None
     key = ranking_key(scores, margin, s.rank_by)

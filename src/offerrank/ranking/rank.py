@@ -38,6 +38,35 @@ def ranking_order(
         return con.sql(_RANKING_ORDER).to_arrow_table().column("i").to_numpy()
 
 
+# A pool that arrives grouped by customer (the grid scorer's) is ranked customer by
+# customer in a padded matrix: sorting each customer's few hundred pairs beats one sort
+# of millions.
+GROUPED_MIN_ROWS = 1_000
+
+
+def grouped_rank(customer_ids: np.ndarray, offer_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """`rank_within_customer` for customer ids in non-decreasing order: each customer's
+    pairs side by side in a row, sorted by (-score, offer_id) with input position breaking
+    ties (a stable sort); NaN scores last, as np.lexsort puts them."""
+    n = customer_ids.size
+    starts = np.flatnonzero(np.r_[True, customer_ids[1:] != customer_ids[:-1]])
+    sizes = np.diff(np.append(starts, n))
+    row = np.repeat(np.arange(starts.size), sizes)
+    slot = np.arange(n) - starts[row]
+    width = int(sizes.max())
+    # Padding sorts after every real pair: NaN score and the largest offer id.
+    neg = np.full((starts.size, width), np.nan)
+    offer = np.full((starts.size, width), np.iinfo(np.int64).max, dtype=np.int64)
+    neg[row, slot] = -scores
+    offer[row, slot] = offer_ids
+    order = np.lexsort((offer, neg), axis=1)
+    rank = np.empty(n, dtype=np.int64)
+    real = order < sizes[:, None]
+    at_row, position = np.nonzero(real)
+    rank[starts[at_row] + order[real]] = position + 1
+    return rank
+
+
 def rank_within_customer(
     customer_ids: np.ndarray, offer_ids: np.ndarray, scores: np.ndarray
 ) -> np.ndarray:
@@ -49,6 +78,9 @@ def rank_within_customer(
     rank = np.empty(len(scores), dtype=np.int64)
     if rank.size == 0:
         return rank
+    c = np.asarray(customer_ids, dtype=np.int64)
+    if rank.size >= GROUPED_MIN_ROWS and bool(np.all(c[1:] >= c[:-1])):
+        return grouped_rank(c, np.asarray(offer_ids, np.int64), np.asarray(scores, np.float64))
     order = ranking_order(customer_ids, offer_ids, scores)
     c = np.asarray(customer_ids)[order]
     starts = np.r_[True, c[1:] != c[:-1]]
