@@ -121,7 +121,11 @@ def main() -> None:
     frozen, frozen_models = work / "frozen.db", work / "frozen_models"
     shutil.copy(a.db, frozen)
     first = child(a.src, frozen, frozen_models, train)
-    print(f"model trained on {train} by this code: {first['seconds']:.1f} s")
+    steps = "  ".join(f"{step} {sec or 0:.1f}" for step, _, sec in first["steps"])
+    print(
+        f"model trained on {train} by this code: {first['seconds']:.1f} s,"
+        f" peak {first['peak_mb'] / 1024:.2f} GB; steps (s): {steps}"
+    )
     versions = {"baseline": a.baseline_src, "this": a.src}
     places = {}
     for label, src in versions.items():

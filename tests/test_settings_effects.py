@@ -339,6 +339,22 @@ def _direct_checks() -> dict[str, Callable[[Path], None]]:
             run = SimpleNamespace(settings=Settings(partition_pairs=pairs))
             assert partitions_for(run, facts) == parts  # type: ignore[arg-type]
 
+    def duckdb_memory(tmp: Path) -> None:
+        from offerrank.engines.duckdb.engine import DuckDBEngine
+
+        s = Settings(db_path=tmp / "x.db", duckdb_memory_limit="512MB")
+        engine = DuckDBEngine(s)
+        try:
+            limit, spill = engine.con.execute(
+                "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+            ).fetchall()[0]
+        finally:
+            engine.close()
+        assert limit.startswith("488") and "MiB" in limit  # 512 MB, shown in MiB
+        assert spill == str(s.cache_dir / "duckdb-spill")
+        with pytest.raises(ValueError, match="duckdb_memory_limit"):
+            Settings(duckdb_memory_limit="lots")
+
     def weekday(tmp: Path) -> None:
         assert _retrain_on(DAY, tmp, retrain_weekday=0) == "scheduled (Monday)"
         assert _retrain_on(DAY, tmp, retrain_weekday=2) is None
@@ -374,6 +390,7 @@ def _direct_checks() -> dict[str, Callable[[Path], None]]:
         "exploration_temperature": temperature,
         "propensity_draws": draws,
         "partition_pairs": partition_pairs,
+        "duckdb_memory_limit": duckdb_memory,
         "train_window_days": windows,
         "max_train_window_days": windows,
         "min_train_positives": windows,

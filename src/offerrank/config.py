@@ -10,6 +10,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,11 @@ class Settings(BaseModel):
     partition_pairs: int = Field(
         2_000_000, ge=1000, description="eligible pairs per partition when partitions = 0"
     )
+    duckdb_memory_limit: str | None = Field(
+        None,
+        description="e.g. '4GB': DuckDB spills beyond it to a folder beside the history"
+        " cache (or the system's temporary folder); None: DuckDB's default (80% of memory)",
+    )
     scorer: str = Field(
         "grid",
         description="how the pool is retrieved: grid (day tables once, NumPy over customers x"
@@ -157,6 +163,13 @@ class Settings(BaseModel):
     def _known_engine(cls, v: str) -> str:
         if v not in ENGINE_NAMES:
             raise ValueError(f"engine must be one of {', '.join(ENGINE_NAMES)}, not {v!r}")
+        return v
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory_size(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", v.strip(), re.I):
+            raise ValueError(f"duckdb_memory_limit must be a size such as 4GB or 512MB, not {v!r}")
         return v
 
     @field_validator("scorer")

@@ -123,10 +123,27 @@ def downsample_negatives(
     return mask, keep_neg / n_neg
 
 
-def featurize(engine: Engine, rows: pa.Table) -> LabelledSet:
+# As-of days featurised in one engine pass: a retraining day's window (up to 364 days)
+# goes through in slices, so the lines an engine stages at once span this many days plus
+# the lookback, not the whole window. Every row's features are its own as-of date's, so
+# the slices change no value.
+FEATURE_CHUNK_DAYS = 28
+
+
+def featurize(engine: Engine, rows: pa.Table, chunk_days: int = FEATURE_CHUNK_DAYS) -> LabelledSet:
     """Features as of each row's `as_of` (the impression's shown_date): point in time."""
-    feats = engine.features(rows.select(["customer_id", "offer_id", "as_of"]))
-    return labelled_set(rows, feats)
+    keys = rows.select(["customer_id", "offer_id", "as_of"])
+    days = keys.column("as_of").to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    if days.size == 0 or (days.max() - days.min()).astype(int) < chunk_days:
+        return labelled_set(rows, engine.features(keys))
+    slice_of = (days - days.min()).astype(np.int64) // chunk_days
+    parts, positions = [], []
+    for k in np.unique(slice_of):
+        at = np.flatnonzero(slice_of == k)
+        parts.append(engine.features(keys.take(pa.array(at))))
+        positions.append(at)
+    order = np.argsort(np.concatenate(positions), kind="stable")
+    return labelled_set(rows, pa.concat_tables(parts).take(pa.array(order)))
 
 
 def labelled_set(rows: pa.Table, feats: pa.Table) -> LabelledSet:

@@ -9,6 +9,7 @@ ranking, sampling) runs in this process on each partition's pool.
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -46,6 +47,12 @@ class DuckDBEngine(SqlEngine):
     def __init__(self, settings: Settings, con: duckdb.DuckDBPyConnection | None = None):
         self.settings = settings
         self.con = con if con is not None else duckdb.connect()
+        if settings.duckdb_memory_limit:
+            spill = settings.cache_dir or Path(tempfile.gettempdir())
+            spill = spill / "duckdb-spill"
+            spill.mkdir(parents=True, exist_ok=True)
+            self.con.execute(f"SET temp_directory = '{spill}'")
+            self.con.execute("SET memory_limit = $limit", {"limit": settings.duckdb_memory_limit})
 
     @classmethod
     def from_tables(cls, settings: Settings, tables: dict[str, pa.Table]) -> DuckDBEngine:
