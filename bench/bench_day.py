@@ -40,7 +40,7 @@ from datetime import date
 from pathlib import Path
 from offerrank.config import Settings
 from offerrank.pipeline.daily import run_daily
-s = Settings(db_path=Path(sys.argv[1]), artifacts_dir=Path(sys.argv[2]))
+s = Settings(db_path=Path(sys.argv[1]), artifacts_dir=Path(sys.argv[2]), **json.loads(sys.argv[4]))
 t0 = time.perf_counter()
 r = run_daily(s, date.fromisoformat(sys.argv[3]))
 print(json.dumps({"ok": r.ok, "seconds": time.perf_counter() - t0, "metrics": r.metrics,
@@ -48,11 +48,14 @@ print(json.dumps({"ok": r.ok, "seconds": time.perf_counter() - t0, "metrics": r.
 """
 
 
+SETTINGS: dict[str, str] = {}  # --set, for every run
+
+
 def child(src: Path, db: Path, models: Path, day: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(src)}
     with TreeMemory() as memory:
         out = subprocess.run(
-            [sys.executable, "-c", RUN, str(db), str(models), day],
+            [sys.executable, "-c", RUN, str(db), str(models), day, json.dumps(SETTINGS)],
             capture_output=True, text=True, check=False, env=env,
         )  # fmt: skip
     if out.returncode != 0:
@@ -114,7 +117,13 @@ def main() -> None:
     ap.add_argument("--src", type=Path, default=Path(__file__).resolve().parents[1] / "src")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
+    ap.add_argument("--train-only", action="store_true", help="measure the retraining day only")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="a setting for every run, e.g. duckdb_memory_limit=4GB (both versions must know it)",
+    )  # fmt: skip
     a = ap.parse_args()
+    SETTINGS.update(item.split("=", 1) for item in a.set)
     day = date.fromisoformat(a.date)
     train = a.train_date or (day - timedelta(days=day.weekday() or 7)).isoformat()
     work = Path(tempfile.mkdtemp(prefix="bench_day_", dir=a.workdir))
@@ -126,6 +135,9 @@ def main() -> None:
         f"model trained on {train} by this code: {first['seconds']:.1f} s,"
         f" peak {first['peak_mb'] / 1024:.2f} GB; steps (s): {steps}"
     )
+    if a.train_only:
+        shutil.rmtree(work, ignore_errors=True)
+        return
     versions = {"baseline": a.baseline_src, "this": a.src}
     places = {}
     for label, src in versions.items():

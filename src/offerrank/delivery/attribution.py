@@ -117,11 +117,20 @@ def path_contributions(
     return out
 
 
-def served_contributions(model: Ranker, X: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def leaf_tables_of(model: Ranker) -> LeafTables | None:
+    """The leaf tables of a LightGBM model (None for any other): built once a day from a
+    dump of the whole model, then shared by every partition's reasons."""
+    return leaf_tables(model.booster) if isinstance(model, LightGBMModel) else None
+
+
+def served_contributions(
+    model: Ranker, X: np.ndarray, cols: np.ndarray, tables: LeafTables | None = None
+) -> np.ndarray:
     """Contributions (log-odds) of the pairs X for the feature columns `cols`, by model kind:
-    the path attribution for LightGBM, coefficient x standardised value otherwise."""
+    the path attribution for LightGBM (from `tables` when given: `leaf_tables_of` the same
+    model), coefficient x standardised value otherwise."""
     if X.shape[0] == 0:
         return np.zeros((0, cols.size))
     if isinstance(model, LightGBMModel):
-        return path_contributions(model.booster, X, cols)
+        return path_contributions(model.booster, X, cols, tables)
     return np.asarray(model.contributions(X))[:, cols]

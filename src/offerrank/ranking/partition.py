@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from offerrank.config import Settings
-from offerrank.delivery.attribution import served_contributions
+from offerrank.delivery.attribution import LeafTables, served_contributions
 from offerrank.delivery.reasons import REASON_COLUMNS, choose_reasons
 from offerrank.features.registry import FEATURE_COLUMNS, feature_matrix
 from offerrank.ranking import samples
@@ -41,6 +41,7 @@ class RankJob:
     margin_offers: np.ndarray  # sorted offer ids, with their unit margins (expected margin)
     margins: np.ndarray
     targeted: np.ndarray  # the offers with a business-type target (a reason may say so)
+    leaves: LeafTables | None = None  # the model's leaf tables for reasons, built once a day
 
     def unit_margins(self, offer_ids: np.ndarray) -> np.ndarray:
         pos = np.searchsorted(self.margin_offers, offer_ids)
@@ -80,7 +81,7 @@ def rank_partition(pool: pa.Table, job: RankJob) -> pa.Table:
     rows = served_rows(cust, offer, ranks, served, s.top_k)
     served_offers = served.column("offer_id").to_numpy()
     reasons = choose_reasons(
-        served_contributions(job.model, X[rows], REASON_COLUMNS),
+        served_contributions(job.model, X[rows], REASON_COLUMNS, job.leaves),
         X[rows][:, REASON_COLUMNS],
         np.isin(served_offers, job.targeted),
     ).as_json()

@@ -37,8 +37,10 @@ from offerrank.features.registry import (
 from offerrank.store.tables import read_store_tables
 
 # The grid scorer builds the day's customer tables for at most this many customers at a
-# time (a few hundred bytes each, plus their lines in the window while they are built).
-GRID_STAGE_CUSTOMERS = 250_000
+# time: while they are built, those customers' lines of the lookback window are staged
+# (about 300 lines and 20 kB a customer on `large`), so the group bounds that memory; each
+# further group costs one more scan of the loaded lines.
+GRID_STAGE_CUSTOMERS = 60_000
 
 
 class DuckDBEngine(SqlEngine):

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from offerrank.delivery.attribution import leaf_tables_of
 from offerrank.engines.base import Retrieval
 from offerrank.monitoring.metrics_lists import diversity_mean, diversity_terms
 from offerrank.pipeline.calibration import DailyShift, daily_shift
@@ -68,7 +69,7 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
     run.put_metrics({"calibration_shift_served": shift.served})
     job = RankJob(
         shifted(model.model, shift.served), s, run.run_date, sizes, active,
-        margins.astype(np.float64), targeted,
+        margins.astype(np.float64), targeted, leaf_tables_of(model.model),
     )  # fmt: skip
     parts = partitions_for(run, loaded)
     kept: dict[str, list[pa.Table]] = {kind: [] for kind in samples.SAMPLE_KINDS}
