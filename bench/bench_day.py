@@ -41,10 +41,16 @@ from pathlib import Path
 from offerrank.config import Settings
 from offerrank.pipeline.daily import run_daily
 s = Settings(db_path=Path(sys.argv[1]), artifacts_dir=Path(sys.argv[2]), **json.loads(sys.argv[4]))
+import resource
+marks = []  # the run process's peak so far, as each step starts: where the peak was reached
+def mark(name):
+    marks.append((name, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 t0 = time.perf_counter()
-r = run_daily(s, date.fromisoformat(sys.argv[3]))
+r = run_daily(s, date.fromisoformat(sys.argv[3]), mark)
+mark("end")
 print(json.dumps({"ok": r.ok, "seconds": time.perf_counter() - t0, "metrics": r.metrics,
-                  "steps": [(x.step, x.status, x.duration_s) for x in r.steps]}))
+                  "steps": [(x.step, x.status, x.duration_s) for x in r.steps],
+                  "marks": marks}))
 """
 
 
@@ -131,9 +137,11 @@ def main() -> None:
     shutil.copy(a.db, frozen)
     first = child(a.src, frozen, frozen_models, train)
     steps = "  ".join(f"{step} {sec or 0:.1f}" for step, _, sec in first["steps"])
+    grew = "  ".join(f"{name} {mb / 1024:.2f}" for name, mb in first["marks"])
     print(
         f"model trained on {train} by this code: {first['seconds']:.1f} s,"
-        f" peak {first['peak_mb'] / 1024:.2f} GB; steps (s): {steps}"
+        f" peak {first['peak_mb'] / 1024:.2f} GB; steps (s): {steps}\n"
+        f"  run process's peak (GB) when each step starts: {grew}"
     )
     if a.train_only:
         shutil.rmtree(work, ignore_errors=True)
