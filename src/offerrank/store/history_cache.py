@@ -246,7 +246,9 @@ def _remember(
     state, new = snap.tables.get(table), snap.fresh[table]
     if state is None or not state.watched or state.token_rowid != state.checked:
         return  # unwatched, or moved since its last logged advance: nothing to vouch for
-    keep = new.filter(pc.less_equal(new.column(ROWID), state.checked)) if new.num_rows else new
+    keep = new
+    if new.num_rows and pc.max(new.column(ROWID)).as_py() > state.checked:
+        keep = new.filter(pc.less_equal(new.column(ROWID), state.checked))  # a copy: only if needed
     if keep.num_rows == 0:
         return
     entry = manifest["tables"].get(table)
@@ -264,6 +266,9 @@ def _remember(
     }
 
 
+SEGMENT_BATCH_ROWS = 1 << 20
+
+
 def _write(cache_dir: Path, table: str, rows: pa.Table) -> dict[str, Any]:
     """One segment file, under a name no other segment had (a crash never mixes two)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -272,7 +277,10 @@ def _write(cache_dir: Path, table: str, rows: pa.Table) -> dict[str, Any]:
     tmp = cache_dir / f".{name}.tmp"
     try:
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, rows.schema) as writer:
-            writer.write_table(rows.combine_chunks())
+            # large record batches (rows arrive from SQLite in ~1k-row batches), made one
+            # slice at a time: a contiguous copy of the whole table would double its memory
+            for lo in range(0, rows.num_rows, SEGMENT_BATCH_ROWS):
+                writer.write_table(rows.slice(lo, SEGMENT_BATCH_ROWS).combine_chunks())
         os.replace(tmp, cache_dir / name)
     finally:
         tmp.unlink(missing_ok=True)

@@ -85,7 +85,10 @@ def _since(tables: dict[str, pa.Table], since: date) -> dict[str, pa.Table]:
     """The `_SINCE_FILTER` of the SQL path, on Arrow: orders dated on or after `since`
     (ISO text compares as dates) and the lines of those orders."""
     orders = tables["orders"]
-    orders = orders.filter(pc.greater_equal(orders.column("order_date"), since.isoformat()))
+    recent = pc.greater_equal(orders.column("order_date"), since.isoformat())
+    if pc.all(recent, skip_nulls=False).as_py() is True:
+        return tables  # nothing before `since` (a retraining day's long window): no copy
+    orders = orders.filter(recent)
     items = tables["order_items"]
     keep = pc.is_in(items.column("order_id"), value_set=orders.column("order_id").combine_chunks())
     return {**tables, "orders": orders, "order_items": items.filter(keep)}

@@ -66,7 +66,7 @@ class DuckDBEngine(SqlEngine):
     def load(self, since: date | None = None) -> None:
         s = self.settings
         tables = read_store_tables(Path(s.db_path), since=since, cache_dir=s.cache_dir)
-        load_tables(self.con, tables, label_window_days=s.label_window_days)
+        load_tables(self.con, tables, label_window_days=s.label_window_days, release=True)
 
     def _query(
         self, sql: str, params: Mapping[str, Any], inputs: Mapping[str, pa.Table] | None = None
