@@ -66,15 +66,31 @@ class DailyShift:
     data: LabelledSet | None = None
 
 
-def labelled_with_features(engine: Engine, window: Window) -> tuple[pa.Table, LabelledSet] | None:
-    """The impressions shown in `window`, labelled, and their features as of each shown
-    date; None when the window is empty or holds no positive."""
-    if window.first > window.last:
-        return None
-    rows = engine.labelled_impressions(window)
-    if rows.num_rows == 0 or not pc.sum(rows.column("label")).as_py():
-        return None
-    return rows, featurize(engine, rows)
+def labelled_with_features(
+    engine: Engine, *windows: Window
+) -> list[tuple[pa.Table, LabelledSet] | None]:
+    """For each window, the impressions shown in it, labelled, and their features as of
+    each shown date; None for a window that is empty or holds no positive. The windows'
+    rows are featurised in one engine pass (one read of their lookback's lines)."""
+    found: list[pa.Table | None] = []
+    for window in windows:
+        rows = engine.labelled_impressions(window) if window.first <= window.last else None
+        if rows is None or rows.num_rows == 0 or not pc.sum(rows.column("label")).as_py():
+            rows = None
+        found.append(rows)
+    present = [rows for rows in found if rows is not None]
+    if not present:
+        return [None] * len(windows)
+    both = featurize(engine, pa.concat_tables(present))
+    out: list[tuple[pa.Table, LabelledSet] | None] = []
+    start = 0
+    for rows in found:
+        if rows is None:
+            out.append(None)
+            continue
+        out.append((rows, both.slice(start, start + rows.num_rows)))
+        start += rows.num_rows
+    return out
 
 
 def shift_of(model: Ranker, data: LabelledSet | None) -> float:
@@ -89,9 +105,8 @@ def daily_shift(run: Run, model: ActiveModel) -> DailyShift:
     s = run.settings
     window = evaluation_window(model, s.eval_days, last_mature_day(run.run_date, s))
     before = measured_week(window, s)
-    found = labelled_with_features(run.engine, window)
+    found, earlier = labelled_with_features(run.engine, window, before)
     rows, data = found if found is not None else (None, None)
-    earlier = labelled_with_features(run.engine, before)
     return DailyShift(
         window,
         before,
