@@ -53,7 +53,8 @@ class DuckDBEngine(SqlEngine):
             spill = settings.cache_dir or Path(tempfile.gettempdir())
             spill = spill / "duckdb-spill"
             spill.mkdir(parents=True, exist_ok=True)
-            self.con.execute(f"SET temp_directory = '{spill}'")
+            quoted = str(spill).replace("'", "''")  # a folder may hold a quote
+            self.con.execute(f"SET temp_directory = '{quoted}'")
             self.con.execute("SET memory_limit = $limit", {"limit": settings.duckdb_memory_limit})
 
     @classmethod
