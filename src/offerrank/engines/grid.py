@@ -146,7 +146,7 @@ class _Lookups:
 
     bought: np.ndarray
     cat_lines: np.ndarray
-    cat_last: np.ndarray  # -1 where the customer has no line in the category
+    cat_last: np.ndarray  # the latest day with a line in the category (where cat_lines > 0)
 
 
 def _lookups(day: GridDay, c: GridCustomers) -> _Lookups:
@@ -186,9 +186,9 @@ def _pair_feature(
     if name == "bought_product_before":
         return cell(look.bought).astype(np.float64)
     if name == "days_since_last_cat_purchase":
-        last = cell(look.cat_last)
+        last, bought_in = cell(look.cat_last), cell(look.cat_lines) > 0
         as_of_day = (day.as_of - date(1970, 1, 1)).days
-        return np.where(last >= 0, as_of_day - last, day.lookback_days + 1).astype(np.float64)
+        return np.where(bought_in, as_of_day - last, day.lookback_days + 1).astype(np.float64)
     if name == "category_affinity_score":
         lines, total = cell(look.cat_lines), cust(c.n_lines)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -245,7 +245,7 @@ def _top_n(
     """(rows, cols, rank) of each row's `n` best eligible cells by score, ties to the lower
     column (every eligible cell of a row with `n` or fewer), in (row, rank) order."""
     m = score.shape[1]
-    if m == 0 or score.shape[0] == 0:
+    if m == 0 or score.shape[0] == 0 or n <= 0:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
     neg = np.where(eligible, -score, np.inf)
