@@ -171,17 +171,15 @@ def _pair_feature(
     """One pair feature, on the whole grid (rows, cols None) or on the cells (rows, cols),
     by the definitions of `pair_features.sql`."""
     o = day.offers
-    r = slice(None) if rows is None else rows
-    k = slice(None) if cols is None else cols
 
     def cell(grid: np.ndarray) -> np.ndarray:
         return grid if rows is None else grid[rows, cols]
 
     def cust(v: np.ndarray) -> np.ndarray:
-        return v[:, None] if rows is None else v[r]
+        return v[:, None] if rows is None else v[rows]
 
     def offer(v: np.ndarray) -> np.ndarray:
-        return v[None, :] if rows is None else v[k]
+        return v[None, :] if cols is None else v[cols]
 
     if name == "bought_product_before":
         return cell(look.bought).astype(np.float64)

@@ -132,22 +132,11 @@ def _offers(
         features=np.column_stack(
             [rows.column(f).to_numpy().astype(np.float64) for f in OFFER_FEATURES]
         ).reshape(active.size, len(OFFER_FEATURES)),
-        category=np.array(
-            [categories.get(v, len(categories)) for v in keys.column("category").to_pylist()],
-            np.int64,
-        ),
-        product=np.array(
-            [products.get(v, len(products)) for v in keys.column("product_id").to_pylist()],
-            np.int64,
-        ),
+        # a null category or product looks up the last column, which nobody bought in
+        category=_Codes.lookup(categories, keys.column("category"), len(categories)),
+        product=_Codes.lookup(products, keys.column("product_id"), len(products)),
         tier=tier,
-        target=np.array(
-            [
-                UNTARGETED if v is None else types[v]
-                for v in keys.column("target_business_type").to_pylist()
-            ],
-            np.int64,
-        ),
+        target=_Codes.lookup(types, keys.column("target_business_type"), UNTARGETED),
         discount=rows.column("discount_depth").to_numpy().astype(np.float64),
         n_categories=len(categories),
         n_products=len(products),
@@ -155,12 +144,13 @@ def _offers(
     return GridDay(as_of, lookback_days, offers), _Codes(categories, products, types)
 
 
-def _positions(customers: np.ndarray, ids: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Row of each id among `customers` (sorted), and which ids are there at all."""
+def _positions(known: np.ndarray, ids: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each id among the sorted ids `known`, and which ids are there at all."""
     values = ids.to_numpy().astype(np.int64)
-    pos = np.searchsorted(customers, values)
-    pos = np.minimum(pos, max(customers.size - 1, 0))
-    return pos, customers[pos] == values if customers.size else np.zeros(values.size, bool)
+    if known.size == 0:
+        return np.zeros(values.size, np.int64), np.zeros(values.size, bool)
+    pos = np.minimum(np.searchsorted(known, values), known.size - 1)
+    return pos, known[pos] == values
 
 
 def _customers(
@@ -202,10 +192,8 @@ def _customers(
     ppos, pfound = _positions(customers, bought.column("customer_id"))
     pkeep = pfound & (prod_code >= 0)
     rpos, rfound = _positions(customers, redeemed.column("customer_id"))
-    offer_ids = redeemed.column("offer_id").to_numpy().astype(np.int64)
-    col = np.searchsorted(day.offers.offer_id, offer_ids)
-    col = np.minimum(col, max(day.offers.offer_id.size - 1, 0))
-    rkeep = rfound & (day.offers.offer_id[col] == offer_ids)
+    col, cfound = _positions(day.offers.offer_id, redeemed.column("offer_id"))
+    rkeep = rfound & cfound
     return GridCustomers(
         customer_id=customers,
         eligible=eligible,
