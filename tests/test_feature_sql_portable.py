@@ -7,13 +7,15 @@ import sqlglot
 
 from offerrank.features.plans import PLAN_FILES
 from offerrank.features.queries import load_sql, parameters_of, sql_names
+from offerrank.features.registry import FEATURE_SETS
 
 NAMES = sql_names()
 
 
 def test_every_stage_of_every_plan_and_the_final_query_ship_as_sql_files() -> None:
     files = {name for plan in PLAN_FILES.values() for name in plan.values()}
-    assert files | {"pair_features", "impression_labels"} == set(NAMES)
+    extras = {stem for features in FEATURE_SETS.values() for _, stem in features.files()}
+    assert files | extras | {"pair_features", "impression_labels"} == set(NAMES)
 
 
 @pytest.mark.parametrize(("plan", "suffix"), [("join", "_by_join"), ("single", "_single")])

@@ -20,7 +20,7 @@ from offerrank.config import Settings
 from offerrank.engines.base import FirstStage
 from offerrank.engines.duckdb.engine import DuckDBEngine
 from offerrank.engines.grid import grid_pool
-from offerrank.features.registry import CONTRACT_FEATURES
+from offerrank.features.registry import CONTRACT_FEATURES, FEATURE_SETS, FeatureSet
 from offerrank.pipeline.daily import run_daily
 from offerrank.ranking.retrieval import retrieval_query
 from offerrank.world.generate import PRESETS, generate_world
@@ -51,22 +51,40 @@ def harsh_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def _pool(engine: DuckDBEngine, scorer: str, as_of: date, stage: FirstStage, n: int, parts: int):
+def _pool(
+    engine: DuckDBEngine,
+    scorer: str,
+    as_of: date,
+    stage: FirstStage,
+    n: int,
+    parts: int,
+    features: FeatureSet = FEATURE_SETS["contract"],
+):
     engine.settings = engine.settings.model_copy(update={"scorer": scorer})
-    retrieval = retrieval_query(as_of, stage, n)
+    retrieval = retrieval_query(as_of, stage, n, features)
     got = list(engine.rank_partitions(retrieval, parts, lambda pool: pool))
     return [p.sort_by([(k, "ascending") for k in KEYS]) for p in got]
 
 
-def assert_same_pool(engine: DuckDBEngine, as_of: date, stage: FirstStage, n: int, parts: int):
-    sql = _pool(engine, "sql", as_of, stage, n, parts)
-    grid = _pool(engine, "grid", as_of, stage, n, parts)
+def assert_same_pool(
+    engine: DuckDBEngine,
+    as_of: date,
+    stage: FirstStage,
+    n: int,
+    parts: int,
+    features: FeatureSet = FEATURE_SETS["contract"],
+):
+    sql = _pool(engine, "sql", as_of, stage, n, parts, features)
+    grid = _pool(engine, "grid", as_of, stage, n, parts, features)
     assert len(sql) == len(grid), "partitions differ"
     for a, b in zip(sql, grid, strict=True):
         assert a.num_rows == b.num_rows
+        assert a.column_names == b.column_names == [
+            *KEYS, "as_of", *features.columns, "first_stage", "retrieval_rank"
+        ]  # fmt: skip
         for key in [*KEYS, "as_of", "retrieval_rank"]:
             assert a.column(key).equals(b.column(key)), key
-        for name in [*CONTRACT_FEATURES, "first_stage"]:
+        for name in [*features.columns, "first_stage"]:
             x, y = a.column(name).to_numpy(), b.column(name).to_numpy()
             assert np.max(np.abs(x - y), initial=0.0) <= 1e-12, name
     return sum(p.num_rows for p in sql)
@@ -109,14 +127,42 @@ def test_grid_pool_equals_the_sql_pool_on_small(tmp_path_factory: pytest.TempPat
 
 
 def test_grid_pool_equals_the_sql_pool_on_harsh(harsh_world: Path) -> None:
-    """Hundreds of coupons active at once, targeted books, constant columns."""
+    """Hundreds of coupons active at once, targeted books, constant columns; with the
+    extra features too (customer- and offer-grain: computed once a day and gathered)."""
     engine = _engine(harsh_world, "sql")
     try:
         last = engine.con.execute("SELECT MAX(order_date) FROM orders").fetchall()[0][0]
         for stage, n in ((_random_stage(1), 300), (_random_stage(2, zeros=0.5), 1000)):
             assert assert_same_pool(engine, last, stage, n, 2) > 10_000
+        history = FEATURE_SETS["history"]
+        assert assert_same_pool(engine, last, _random_stage(4), 200, 3, history) > 10_000
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize("day", [date(2025, 11, 20), TUESDAY])
+def test_grid_pool_with_extra_features_equals_the_sql_pool(
+    tiny_engine: DuckDBEngine, day: date
+) -> None:
+    assert assert_same_pool(tiny_engine, day, _random_stage(9), 10, 3, FEATURE_SETS["history"]) > 0
+
+
+def test_a_pair_grain_extra_takes_the_sql_path(
+    tiny_engine: DuckDBEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The grid computes customer- and offer-grain extras only; a pair-grain one (the
+    test package's feature) sends the pool through SQL, which computes it."""
+    import offerrank.engines.duckdb.engine as duck
+    from feature_package import extra_feature_set, write_package
+    from offerrank.engines.grid import grid_supports
+
+    write_package(tmp_path, monkeypatch)
+    paired = extra_feature_set()
+    assert grid_supports(FEATURE_SETS["history"]) and not grid_supports(paired)
+    assert not grid_supports(FeatureSet(FEATURE_SETS["history"].features[::-1]))
+    monkeypatch.setattr(duck, "grid_pool", lambda *a, **k: pytest.fail("grid used"))
+    (pool,) = _pool(tiny_engine, "grid", TUESDAY, _random_stage(0), 5, 1, paired)
+    assert pool.num_rows > 0 and pool.column_names[-3] == "offers_seen_before"
 
 
 def test_grid_keeps_ties_by_offer_id() -> None:
@@ -135,6 +181,7 @@ def test_grid_keeps_ties_by_offer_id() -> None:
         discount=np.array([0.5, 0.2, 0.5, 0.9]),
         n_categories=1,
         n_products=4,
+        extra=np.zeros((4, 0)),
     )
     people = GridCustomers(
         customer_id=np.array([1, 2]),
@@ -148,6 +195,7 @@ def test_grid_keeps_ties_by_offer_id() -> None:
         cat_lines=np.zeros(0, np.int64), cat_last_day=np.zeros(0, np.int64),
         prod_row=np.zeros(0, np.int64), prod_col=np.zeros(0, np.int64),
         red_row=np.array([0]), red_col=np.array([2]),  # customer 1 redeemed offer 30
+        extra=np.zeros((2, 0)),
     )  # fmt: skip
     weights = [0.0] * 22
     weights[CONTRACT_FEATURES.index("discount_depth")] = 1.0

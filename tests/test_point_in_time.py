@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 from offerrank.engines.duckdb.features import choose_plan, compute_features
 from offerrank.engines.duckdb.tables import engine_from_arrow
 from offerrank.features.plans import JOIN_PLAN, JOIN_PLAN_MAX_DATES, SINGLE_PLAN, WINDOW_PLAN
-from offerrank.features.registry import FEATURE_COLUMNS
+from offerrank.features.registry import FEATURE_SETS
 from offerrank.store.contract import INPUT_TABLES
 
 T = date(2024, 4, 1)
+# Every known feature: the contract's and the extras, each held to the same rules.
+EVERY = FEATURE_SETS["history"]
 CUSTOMERS, PRODUCTS, OFFERS = 4, 5, 4
 TYPES = ["restaurant", "hotel"]
 ARROW_TYPES = {
@@ -127,7 +129,7 @@ def _all_pairs(as_of: date) -> pa.Table:
 
 
 def _matrix(table: pa.Table) -> np.ndarray:
-    return np.column_stack([table[c].to_numpy() for c in FEATURE_COLUMNS])
+    return np.column_stack([table[c].to_numpy() for c in EVERY.columns])
 
 
 @FAST
@@ -153,8 +155,12 @@ def test_events_dated_t_or_later_change_nothing(
     ]
     grown = _store(np.random.default_rng(seed), {**later, "offers": later_offers})
     pairs = _all_pairs(T)
-    before = compute_features(engine_from_arrow(base), pairs, plan=plan, lookback_days=lookback)
-    after = compute_features(engine_from_arrow(grown), pairs, plan=plan, lookback_days=lookback)
+    before = compute_features(
+        engine_from_arrow(base), pairs, plan=plan, lookback_days=lookback, feature_set=EVERY
+    )
+    after = compute_features(
+        engine_from_arrow(grown), pairs, plan=plan, lookback_days=lookback, feature_set=EVERY
+    )
     np.testing.assert_allclose(_matrix(after), _matrix(before), rtol=1e-12, atol=1e-12)
 
 
@@ -173,11 +179,11 @@ def test_a_row_in_a_batch_of_many_dates_equals_the_row_alone(seed: int, n_rows: 
     )
     # The batch goes through RANGE windows, the row alone through the scoring (single) plan:
     # equal rows prove both that batching changes nothing and that the plans agree.
-    batch = compute_features(con, batch_pairs, plan=WINDOW_PLAN)
+    batch = compute_features(con, batch_pairs, plan=WINDOW_PLAN, feature_set=EVERY)
     for i in rng.choice(n_rows, min(n_rows, 3), replace=False):
         row = batch_pairs.slice(int(i), 1)
         assert choose_plan(row) == SINGLE_PLAN
-        alone = compute_features(con, row)
+        alone = compute_features(con, row, feature_set=EVERY)
         np.testing.assert_allclose(_matrix(alone)[0], _matrix(batch)[i], rtol=1e-12, atol=1e-12)
 
 
@@ -211,8 +217,10 @@ def _assert_plan_agrees(
             "as_of": pa.array(as_of, pa.date32()),
         }
     )
-    window = compute_features(con, pairs, plan=WINDOW_PLAN, lookback_days=lookback)
-    other = compute_features(con, pairs, plan=plan, lookback_days=lookback)
+    window = compute_features(
+        con, pairs, plan=WINDOW_PLAN, lookback_days=lookback, feature_set=EVERY
+    )
+    other = compute_features(con, pairs, plan=plan, lookback_days=lookback, feature_set=EVERY)
     assert window.select(["customer_id", "offer_id", "as_of"]).equals(
         other.select(["customer_id", "offer_id", "as_of"])
     )

@@ -410,6 +410,10 @@ ELSEWHERE = {
         "test_a_worse_retrain_is_refused_and_the_incumbent_keeps_serving",
     ),
     "scorer": ("test_grid", "test_the_scorer_setting_chooses_the_path"),
+    "feature_set": (
+        "test_feature_sets",
+        "test_a_changed_feature_set_retrains_and_the_old_model_serves_meanwhile",
+    ),
     "mlflow_tracking_uri": ("test_tracking", "test_a_daily_run_logs_its_training"),
     "mlflow_experiment": ("test_tracking", "test_a_training_is_logged_registered_and_champion"),
     "mlflow_model_name": ("test_tracking", "test_set_champion_moves_the_alias_for_a_rollback"),

@@ -90,6 +90,25 @@ def test_training_set_is_identical(engines, tiny_settings: Settings) -> None:
     assert a.train.positives > 0 and a.validation.n > 0
 
 
+def test_the_history_features_are_identical(engines, tiny_settings: Settings) -> None:
+    """The coupon-history extras on a week of impressions (many as_of dates), and for an
+    unknown customer and offer."""
+    from offerrank.features.registry import FEATURE_SETS
+    from offerrank.training.dataset import training_split
+
+    duck, ours = engines
+    history = FEATURE_SETS["history"]
+    week = training_split(RUN_DATE, tiny_settings).validation
+    rows = duck.labelled_impressions(week).select(["customer_id", "offer_id", "as_of"])
+    unknown = pa.table(
+        {"customer_id": [999_999], "offer_id": [999_999], "as_of": constant_dates(RUN_DATE, 1)}
+    )
+    rows = pa.concat_tables([rows, unknown.cast(rows.schema)])
+    a, b = duck.features(rows, history), ours.features(rows, history)
+    assert rows.num_rows > 100 and a.column("customer_redemptions").to_numpy().sum() > 0
+    assert_same_features(a, b, history.columns)
+
+
 def test_candidates_are_identical(engines, tiny_settings: Settings) -> None:
     duck, ours = engines
     everyone = duck.con.sql("SELECT customer_id FROM customers").to_arrow_table()

@@ -31,6 +31,10 @@ CONFIG_ENV = "OFFERRANK_CONFIG"
 ENGINE_NAMES: tuple[str, ...] = ("duckdb", "spark")
 
 
+# The named feature sets of `features/registry.py` (FEATURE_SETS is keyed by these).
+FEATURE_SET_NAMES: tuple[str, ...] = ("contract", "history")
+
+
 class Settings(BaseModel):
     """All knobs of a daily run. Frozen: pass a modified copy, never mutate."""
 
@@ -102,6 +106,13 @@ class Settings(BaseModel):
         description="e.g. '4GB': DuckDB spills beyond it to a folder beside the history"
         " cache (or the system's temporary folder); None: DuckDB's default (80% of memory)",
     )
+    feature_set: str = Field(
+        "contract",
+        description="the named feature set a new model is trained on (features/registry.py:"
+        " contract = the 22 of the data contract, history = those and the customer's and the"
+        " offer's own coupon history); a model keeps its own set until a retrain replaces it,"
+        " and a changed setting is a reason to retrain",
+    )
     scorer: str = Field(
         "grid",
         description="how the pool is retrieved: grid (day tables once, NumPy over customers x"
@@ -170,6 +181,15 @@ class Settings(BaseModel):
     def _memory_size(cls, v: str | None) -> str | None:
         if v is not None and not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", v.strip(), re.I):
             raise ValueError(f"duckdb_memory_limit must be a size such as 4GB or 512MB, not {v!r}")
+        return v
+
+    @field_validator("feature_set")
+    @classmethod
+    def _known_feature_set(cls, v: str) -> str:
+        if v not in FEATURE_SET_NAMES:
+            raise ValueError(
+                f"feature_set must be one of {', '.join(FEATURE_SET_NAMES)}, not {v!r}"
+            )
         return v
 
     @field_validator("scorer")

@@ -65,8 +65,8 @@ class StoreFacts:
 
 @dataclass(frozen=True)
 class FirstStage:
-    """A linear first stage, `bias + sum(weights[j] * feature_j)` over the registered
-    features: cheap enough to score in SQL on every eligible pair of a day."""
+    """A linear first stage, `bias + sum(weights[j] * feature_j)` over the contract's 22
+    features (`CONTRACT_FEATURES`): cheap enough to score on every eligible pair of a day."""
 
     weights: tuple[float, ...]
     bias: float
@@ -76,11 +76,13 @@ class FirstStage:
 class Retrieval:
     """How a day's candidate pool is retrieved: the eligible pairs (`eligible`, reading
     `candidate_scope`), scored by the first stage, the best `per_customer` of each
-    customer kept (ties to the lower offer id)."""
+    customer kept (ties to the lower offer id), with the features `feature_set` (the
+    serving model's own)."""
 
     eligible: SqlQuery
     first_stage: FirstStage
     per_customer: int
+    feature_set: FeatureSet = DEFAULT_FEATURES
 
 
 class Scorer(Protocol):

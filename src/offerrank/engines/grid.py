@@ -26,7 +26,13 @@ import numpy as np
 import pyarrow as pa
 
 from offerrank.engines.base import FirstStage
-from offerrank.features.registry import CONTRACT_FEATURES, constant_dates, feature_schema
+from offerrank.features.registry import (
+    CONTRACT_FEATURES,
+    DEFAULT_FEATURES,
+    FeatureSet,
+    constant_dates,
+    feature_schema,
+)
 
 CUSTOMER_FEATURES: tuple[str, ...] = CONTRACT_FEATURES[:11]
 OFFER_FEATURES: tuple[str, ...] = CONTRACT_FEATURES[11:16]
@@ -54,6 +60,7 @@ class GridOffers:
     discount: np.ndarray
     n_categories: int
     n_products: int
+    extra: np.ndarray  # (offers, k): the feature set's offer-grain extras, in set order
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class GridCustomers:
     prod_col: np.ndarray
     red_row: np.ndarray
     red_col: np.ndarray  # the offer's position in GridOffers
+    extra: np.ndarray  # (customers, k): the feature set's customer-grain extras, in set order
 
     def subset(self, keep: np.ndarray) -> GridCustomers:
         """The customers where `keep` (a boolean mask) is true, their tables re-indexed."""
@@ -95,7 +103,7 @@ class GridCustomers:
             self.features[keep], self.n_lines[keep], self.usual_discount[keep],
             self.tier_share[keep],
             cat_row, self.cat_col[cat_in], self.cat_lines[cat_in], self.cat_last_day[cat_in],
-            prod_row, self.prod_col[prod_in], red_row, self.red_col[red_in],
+            prod_row, self.prod_col[prod_in], red_row, self.red_col[red_in], self.extra[keep],
         )  # fmt: skip
 
     def block(self, lo: int, hi: int) -> GridCustomers:
@@ -109,21 +117,39 @@ class GridDay:
     as_of: date
     lookback_days: int
     offers: GridOffers
+    feature_set: FeatureSet = DEFAULT_FEATURES
 
 
-def pool_schema() -> pa.Schema:
-    """The retrieved pool: keys, the 22 features, the first stage's score and the pair's
-    rank by it within the customer (the columns the SQL path's pool has)."""
+def grid_supports(feature_set: FeatureSet) -> bool:
+    """Whether the grid computes every feature of the set: the contract's 22 first, then
+    extras of customer or offer grain (a pair-grain extra needs the SQL path)."""
+    return feature_set.columns[: len(CONTRACT_FEATURES)] == CONTRACT_FEATURES and all(
+        f.grain in ("customer", "offer") for f in feature_set.extras
+    )
+
+
+def extra_names(feature_set: FeatureSet, grain: str) -> tuple[str, ...]:
+    return tuple(f.name for f in feature_set.extras if f.grain == grain)
+
+
+def pool_schema(feature_set: FeatureSet = DEFAULT_FEATURES) -> pa.Schema:
+    """The retrieved pool: keys, the set's features, the first stage's score and the
+    pair's rank by it within the customer (the columns the SQL path's pool has)."""
     return pa.schema(
-        [*feature_schema(), ("first_stage", pa.float64()), ("retrieval_rank", pa.int64())]
+        [
+            *feature_schema(feature_set),
+            ("first_stage", pa.float64()),
+            ("retrieval_rank", pa.int64()),
+        ]
     )
 
 
 def grid_pool(
     day: GridDay, customers: GridCustomers, first_stage: FirstStage, per_customer: int
 ) -> pa.Table:
-    """The best `per_customer` eligible pairs of each customer by the first stage, with
-    their features, ordered by customer then retrieval rank (`pool_schema`)."""
+    """The best `per_customer` eligible pairs of each customer by the first stage (over
+    the contract's 22), with the day's feature set, ordered by customer then retrieval
+    rank (`pool_schema`)."""
     if len(first_stage.weights) != len(CONTRACT_FEATURES):
         raise ValueError(
             f"the first stage has {len(first_stage.weights)} weights for"
@@ -136,7 +162,7 @@ def grid_pool(
         for lo in range(0, customers.customer_id.size, step)
     ]
     if not parts:
-        return pool_schema().empty_table()
+        return pool_schema(day.feature_set).empty_table()
     return pa.concat_tables(parts)
 
 
@@ -226,15 +252,21 @@ def _block_pool(
     eligible[c.red_row, c.red_col] = False
     rows, cols, rank = _top_n(score, eligible, per_customer)
     kept_score = score[rows, cols]
-    X = np.empty((rows.size, len(CONTRACT_FEATURES)), dtype=np.float64, order="F")
-    for j, name in enumerate(CONTRACT_FEATURES):
+    columns = day.feature_set.columns
+    by_customer, by_offer = (extra_names(day.feature_set, g) for g in ("customer", "offer"))
+    X = np.empty((rows.size, len(columns)), dtype=np.float64, order="F")
+    for j, name in enumerate(columns):
         if name in CUSTOMER_FEATURES:
             X[:, j] = c.features[rows, CUSTOMER_FEATURES.index(name)]
         elif name in OFFER_FEATURES:
             X[:, j] = o.features[cols, OFFER_FEATURES.index(name)]
+        elif name in by_customer:
+            X[:, j] = c.extra[rows, by_customer.index(name)]
+        elif name in by_offer:
+            X[:, j] = o.extra[cols, by_offer.index(name)]
         else:
             X[:, j] = _pair_feature(name, day, c, look, rows, cols)
-    return _pool_table(day.as_of, c.customer_id[rows], o.offer_id[cols], X, kept_score, rank)
+    return _pool_table(day, c.customer_id[rows], o.offer_id[cols], X, kept_score, rank)
 
 
 def _top_n(
@@ -275,18 +307,18 @@ def _top_n(
 
 
 def _pool_table(
-    as_of: date,
+    day: GridDay,
     customer_id: np.ndarray,
     offer_id: np.ndarray,
     X: np.ndarray,
     first_stage: np.ndarray,
     rank: np.ndarray,
 ) -> pa.Table:
-    schema = pool_schema()
+    schema = pool_schema(day.feature_set)
     arrays: list[pa.Array] = [
         pa.array(customer_id.astype(np.int64)),
         pa.array(offer_id.astype(np.int64)),
-        constant_dates(as_of, customer_id.size),
+        constant_dates(day.as_of, customer_id.size),
         *[pa.array(X[:, j]) for j in range(X.shape[1])],
         pa.array(first_stage),
         pa.array(rank),

@@ -18,17 +18,26 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from offerrank.config import FEATURE_SET_NAMES
+
 PACKAGE = "offerrank.features"
+
+
+Grain = Literal["customer", "offer", "pair"]
 
 
 @dataclass(frozen=True)
 class Feature:
-    """One model input. `sql` is the stem of the SQL file that computes it alone (under
-    `<package>/sql/`); None for the contract's features, which `pair_features.sql` builds."""
+    """One model input. `sql` is the stem of the SQL file that computes it (under
+    `<package>/sql/`; one file may give several features, each its own column); None for
+    the contract's features, which `pair_features.sql` builds. `grain` says what the value
+    depends on besides as_of: a customer- or offer-grain feature is computed once a day
+    for each customer or offer by the grid scorer and gathered for the pairs it keeps."""
 
     name: str
     sql: str | None = None
     package: str = PACKAGE
+    grain: Grain = "pair"
 
 
 CONTRACT_FEATURES: tuple[str, ...] = (
@@ -59,8 +68,24 @@ CONTRACT_FEATURES: tuple[str, ...] = (
     "business_type_match",
 )
 
-# Registration: append `Feature("name", sql="file_stem")` to add a feature.
-FEATURES: tuple[Feature, ...] = tuple(Feature(name) for name in CONTRACT_FEATURES)
+CONTRACT: tuple[Feature, ...] = tuple(Feature(name) for name in CONTRACT_FEATURES)
+
+# Features beyond the contract: the customer's and the offer's own coupon history.
+_CUSTOMER_HISTORY = "customer_redemption_history"
+_OFFER_HISTORY = "offer_redemption_history"
+HISTORY: tuple[Feature, ...] = (
+    Feature("customer_redemptions", _CUSTOMER_HISTORY, grain="customer"),
+    Feature("days_since_last_redemption", _CUSTOMER_HISTORY, grain="customer"),
+    Feature("customer_redemption_rate", _CUSTOMER_HISTORY, grain="customer"),
+    Feature("customer_recent_impressions", _CUSTOMER_HISTORY, grain="customer"),
+    Feature("offer_redemption_rate", _OFFER_HISTORY, grain="offer"),
+    Feature("cohort_redemption_rate", _OFFER_HISTORY, grain="offer"),
+    Feature("offer_age_days", _OFFER_HISTORY, grain="offer"),
+)
+
+# Registration: append `Feature("name", sql="file_stem")` to add a feature; a named set
+# below (or `FeatureSet.plus`) chooses which ones a model uses.
+FEATURES: tuple[Feature, ...] = CONTRACT
 
 
 @dataclass(frozen=True)
@@ -81,8 +106,43 @@ class FeatureSet:
     def plus(self, *extra: Feature) -> FeatureSet:
         return FeatureSet(self.features + extra)
 
+    def without(self, name: str) -> FeatureSet:
+        """The set less one extra feature (the contract's 22 always stay: the grid scorer
+        and the first stage read them)."""
+        if name in CONTRACT_FEATURES:
+            raise ValueError(f"{name} is a contract feature; only extras can be left out")
+        return FeatureSet(tuple(f for f in self.features if f.name != name))
+
+    def files(self) -> dict[tuple[str, str], tuple[Feature, ...]]:
+        """The extras by the file that computes them, each file once, in feature order."""
+        out: dict[tuple[str, str], tuple[Feature, ...]] = {}
+        for f in self.extras:
+            key = (f.package, f.sql or "")
+            out[key] = out.get(key, ()) + (f,)
+        return out
+
 
 DEFAULT_FEATURES = FeatureSet()
+# Named sets: what `bench/bench_ablation.py` compares and a model may be trained on.
+FEATURE_SETS: dict[str, FeatureSet] = dict(
+    zip(
+        FEATURE_SET_NAMES,
+        (FeatureSet(CONTRACT), FeatureSet(CONTRACT + HISTORY)),
+        strict=True,
+    )
+)
+ALL_FEATURES: dict[str, Feature] = {f.name: f for f in CONTRACT + HISTORY}
+
+
+def feature_set_named(columns: list[str] | tuple[str, ...]) -> FeatureSet:
+    """The set of the known features `columns`, in that order (a model's own columns):
+    ValueError naming any feature this code does not know."""
+    unknown = [c for c in columns if c not in ALL_FEATURES]
+    if unknown:
+        raise ValueError(f"unknown feature(s): {', '.join(unknown)}")
+    return FeatureSet(tuple(ALL_FEATURES[c] for c in columns))
+
+
 FEATURE_COLUMNS: tuple[str, ...] = DEFAULT_FEATURES.columns
 KEY_COLUMNS: tuple[str, ...] = ("customer_id", "offer_id", "as_of")
 

@@ -20,24 +20,26 @@ from offerrank.delivery.offers import OfferDetails, offer_details
 from offerrank.delivery.reasons import parse_codes, reason_texts
 from offerrank.engines.registry import open_engine
 from offerrank.errors import OfferrankError
-from offerrank.features.registry import FEATURE_COLUMNS, feature_matrix
+from offerrank.features.registry import feature_matrix
 from offerrank.monitoring.explain import UNITS, contributions, method_of
 from offerrank.store.db import connect
 from offerrank.store.migrations import migrate
 from offerrank.training.calibration import shifted
 from offerrank.training.models import sigmoid
-from offerrank.training.registry import ActiveModel, load_version
+from offerrank.training.registry import ActiveModel, features_of, load_version
 
 
 @dataclass
 class PairVector:
-    """One pair's feature values and contributions (log-odds), in FEATURE_COLUMNS order."""
+    """One pair's feature values and contributions (log-odds), in the order of `names`
+    (the serving model's features)."""
 
     offer_id: int
     values: np.ndarray
     contributions: np.ndarray
     bias: float
     sampled: bool
+    names: tuple[str, ...]
 
     @property
     def log_odds(self) -> float:
@@ -72,7 +74,9 @@ class PairExplanation:
         return asdict(self)
 
 
-def _stored(con: sqlite3.Connection, day: str, customer: int, offer: int) -> PairVector | None:
+def _stored(
+    con: sqlite3.Connection, day: str, customer: int, offer: int, names: tuple[str, ...]
+) -> PairVector | None:
     rows = con.execute(
         "SELECT c.feature, c.value, c.contribution, p.bias FROM explanation_contributions c"
         " JOIN explanation_pairs p USING (run_date, customer_id, offer_id)"
@@ -80,15 +84,16 @@ def _stored(con: sqlite3.Connection, day: str, customer: int, offer: int) -> Pai
         (day, customer, offer),
     ).fetchall()
     by_name = {r[0]: r for r in rows}
-    if set(by_name) != set(FEATURE_COLUMNS):
+    if set(by_name) != set(names):
         return None
-    ordered = [by_name[name] for name in FEATURE_COLUMNS]
+    ordered = [by_name[name] for name in names]
     return PairVector(
         offer,
         np.array([r[1] for r in ordered]),
         np.array([r[2] for r in ordered]),
         float(ordered[0][3]),
         sampled=True,
+        names=names,
     )
 
 
@@ -111,13 +116,14 @@ def _computed(
                 "as_of": pa.array([run_date] * len(offers), pa.date32()),
             }
         )
-        feats = engine.features(pairs)
+        feats = engine.features(pairs, model.features)
     finally:
         engine.close()
-    X = feature_matrix(feats)
+    names = model.features.columns
+    X = feature_matrix(feats, names)
     c = contributions(model.model, X)
     return [
-        PairVector(o, X[i], c.per_feature[i], float(c.bias[i]), sampled=False)
+        PairVector(o, X[i], c.per_feature[i], float(c.bias[i]), sampled=False, names=names)
         for i, o in enumerate(offers)
     ]
 
@@ -127,7 +133,8 @@ def _vectors(
     offers: list[int], version: str,
 ) -> list[PairVector]:  # fmt: skip
     """Stored vectors where sampled, the others computed in one batch."""
-    found = {o: _stored(con, run_date.isoformat(), customer, o) for o in offers}
+    names = features_of(con, version).columns
+    found = {o: _stored(con, run_date.isoformat(), customer, o, names) for o in offers}
     todo = [o for o, v in found.items() if v is None]
     if todo:
         model = load_version(con, version)
@@ -214,11 +221,11 @@ def explain_pair(
     order = np.argsort(-np.abs(this.contributions))
     features = [
         {
-            "feature": FEATURE_COLUMNS[i],
+            "feature": this.names[i],
             "value": float(this.values[i]),
-            "typical_p25": typical.get(FEATURE_COLUMNS[i], (None,) * 3)[0],
-            "typical_median": typical.get(FEATURE_COLUMNS[i], (None,) * 3)[1],
-            "typical_p75": typical.get(FEATURE_COLUMNS[i], (None,) * 3)[2],
+            "typical_p25": typical.get(this.names[i], (None,) * 3)[0],
+            "typical_median": typical.get(this.names[i], (None,) * 3)[1],
+            "typical_p75": typical.get(this.names[i], (None,) * 3)[2],
             "contribution": float(this.contributions[i]),
         }
         for i in order
@@ -253,7 +260,7 @@ def _versus(this: PairVector, other: PairVector, relation: str) -> dict[str, Any
         "log_odds_difference": this.log_odds - other.log_odds,
         "differences": [
             {
-                "feature": FEATURE_COLUMNS[i],
+                "feature": this.names[i],
                 "value": float(this.values[i]),
                 "other_value": float(other.values[i]),
                 "contribution_difference": float(diff[i]),

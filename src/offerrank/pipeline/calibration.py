@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from offerrank.config import Settings
 from offerrank.engines.base import Engine, Window
+from offerrank.features.registry import DEFAULT_FEATURES, FeatureSet
 from offerrank.pipeline.context import Run
 from offerrank.training.calibration import fit_shift
 from offerrank.training.dataset import LabelledSet, featurize, last_mature_day
@@ -67,7 +68,7 @@ class DailyShift:
 
 
 def labelled_with_features(
-    engine: Engine, *windows: Window
+    engine: Engine, *windows: Window, feature_set: FeatureSet = DEFAULT_FEATURES
 ) -> list[tuple[pa.Table, LabelledSet] | None]:
     """For each window, the impressions shown in it, labelled, and their features as of
     each shown date; None for a window that is empty or holds no positive. The windows'
@@ -81,7 +82,7 @@ def labelled_with_features(
     present = [rows for rows in found if rows is not None]
     if not present:
         return [None] * len(windows)
-    both = featurize(engine, pa.concat_tables(present))
+    both = featurize(engine, pa.concat_tables(present), feature_set=feature_set)
     out: list[tuple[pa.Table, LabelledSet] | None] = []
     start = 0
     for rows in found:
@@ -105,7 +106,7 @@ def daily_shift(run: Run, model: ActiveModel) -> DailyShift:
     s = run.settings
     window = evaluation_window(model, s.eval_days, last_mature_day(run.run_date, s))
     before = measured_week(window, s)
-    found, earlier = labelled_with_features(run.engine, window, before)
+    found, earlier = labelled_with_features(run.engine, window, before, feature_set=model.features)
     rows, data = found if found is not None else (None, None)
     return DailyShift(
         window,

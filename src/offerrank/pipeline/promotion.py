@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from offerrank.config import Settings
-from offerrank.features.registry import FEATURE_COLUMNS
+from offerrank.features.registry import CONTRACT_FEATURES
 from offerrank.monitoring.metrics_bootstrap import paired_auc_difference
 from offerrank.monitoring.metrics_rank import auc
 from offerrank.training.dataset import LabelledSet
@@ -61,13 +61,17 @@ def decide(result: TrainResult, incumbent: ActiveModel | None, settings: Setting
         return Decision(True, "promoted: no active model")
     if incumbent.version == result.version:
         return Decision(True, "promoted: the same version retrained (a rerun of its date)")
-    if list(incumbent.sidecar.get("feature_columns", [])) != list(FEATURE_COLUMNS):
+    # The incumbent is judged on the same rows through its own columns, which the new
+    # model's validation set holds when the new set only adds features.
+    columns = result.data.feature_set.columns
+    own = incumbent.sidecar.get("feature_columns") or list(CONTRACT_FEATURES)
+    if not set(own) <= set(columns):
         return Decision(
             True, f"promoted: {incumbent.version} uses other features and cannot be compared"
         )
     validation: LabelledSet = result.data.validation
     new = result.model.predict_proba(validation.X)
-    old = incumbent.model.predict_proba(validation.X)
+    old = incumbent.model.predict_proba(validation.X[:, [columns.index(c) for c in own]])
     customers = validation.keys.column("customer_id").to_numpy()
     diff = paired_auc_difference(
         customers, validation.y, new, old, n=settings.bootstrap_samples, seed=settings.seed

@@ -17,11 +17,13 @@ and last rowid when its data was read) in its sidecar.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
 from offerrank.config import Settings
+from offerrank.features.registry import CONTRACT_FEATURES, FEATURE_SETS
 from offerrank.store.contract import INPUT_TABLES
 from offerrank.store.db import table_exists
 from offerrank.training.dataset import last_mature_day
@@ -90,9 +92,45 @@ def retrain_reason(
     if drifted_on:
         return f"drift flagged on {drifted_on}"
     return (
-        _new_data(con, run_date, settings, active.sidecar)
+        _features_changed(con, active, settings)
+        or _new_data(con, run_date, settings, active.sidecar)
         or _history_changed(con, active.sidecar, settings)
         or _out_of_sample_drop(con, run_date, active)
+    )
+
+
+def _features_changed(
+    con: sqlite3.Connection, active: ActiveModel, settings: Settings
+) -> str | None:
+    """The model's features are not the configured set's (`feature_set`): a model keeps
+    serving on its own features until a retrain replaces it, which this asks for, once:
+    after a model of the configured set was refused at promotion, the other triggers
+    (the schedule, drift, new data) decide, not every run."""
+    wanted = FEATURE_SETS[settings.feature_set].columns
+    own = tuple(active.sidecar.get("feature_columns") or CONTRACT_FEATURES)
+    if own == wanted:
+        return None
+    refused = con.execute(
+        "SELECT r.sidecar_json FROM model_events AS e"
+        " JOIN model_registry AS r ON r.model_version = e.model_version"
+        " WHERE e.event = 'refused' AND e.run_date >= ?",
+        (str(active.sidecar.get("trained_for", "")),),
+    ).fetchall()
+    if any(tuple(json.loads(r[0]).get("feature_columns") or ()) == wanted for r in refused):
+        return None
+    added = [c for c in wanted if c not in own]
+    dropped = [c for c in own if c not in wanted]
+    change = ", ".join(
+        part
+        for part in (
+            f"{len(added)} added" if added else "",
+            f"{len(dropped)} dropped" if dropped else "",
+        )
+        if part
+    )
+    return (
+        f"feature set changed to '{settings.feature_set}' ({change or 'reordered'}:"
+        f" {len(own)} -> {len(wanted)} features)"
     )
 
 

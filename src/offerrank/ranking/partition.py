@@ -42,13 +42,14 @@ class RankJob:
     margins: np.ndarray
     targeted: np.ndarray  # the offers with a business-type target (a reason may say so)
     leaves: LeafTables | None = None  # the model's leaf tables for reasons, built once a day
+    columns: tuple[str, ...] = FEATURE_COLUMNS  # the model's features, in its input order
 
     def unit_margins(self, offer_ids: np.ndarray) -> np.ndarray:
         pos = np.searchsorted(self.margin_offers, offer_ids)
         return self.margins[np.minimum(pos, max(self.margins.size - 1, 0))]
 
 
-def output_schema() -> pa.Schema:
+def output_schema(columns: tuple[str, ...] = FEATURE_COLUMNS) -> pa.Schema:
     """One table for every kind of row `rank_partition` returns (`kind` tells them apart;
     a served row has no features, a sample row no propensity or reasons; the one POOL row
     holds the partition's pair count in `rank` and its seconds spent on reasons in `score`)."""
@@ -62,7 +63,7 @@ def output_schema() -> pa.Schema:
             ("propensity", pa.float64()),
             ("sample_key", pa.float64()),
             ("reason_codes", pa.string()),
-            *[(name, pa.float64()) for name in FEATURE_COLUMNS],
+            *[(name, pa.float64()) for name in columns],
         ]
     )
 
@@ -71,7 +72,7 @@ def rank_partition(pool: pa.Table, job: RankJob) -> pa.Table:
     s = job.settings
     cust = pool.column("customer_id").to_numpy().astype(np.int64)
     offer = pool.column("offer_id").to_numpy().astype(np.int64)
-    X = feature_matrix(pool, order="C")  # the compiled trees read rows
+    X = feature_matrix(pool, job.columns, order="C")  # the compiled trees read rows
     scores = predict_in_chunks(job.model, X)
     margin = job.unit_margins(offer) if s.rank_by == "expected_margin" else None
     key = ranking_key(scores, margin, s.rank_by)
@@ -89,13 +90,22 @@ def rank_partition(pool: pa.Table, job: RankJob) -> pa.Table:
     parts = [
         _rows(REC, served.column("customer_id").to_numpy(), served_offers,
               served.column("rank").to_numpy(), served.column("score").to_numpy(),
-              propensity=served.column("propensity").to_numpy(), reasons=reasons),
+              job.columns, propensity=served.column("propensity").to_numpy(), reasons=reasons),
         _rows(POOL, np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([pool.num_rows]),
-              np.array([seconds])),
+              np.array([seconds]), job.columns),
     ]  # fmt: skip
     for kind, (rows, keys) in samples.candidates(cust, offer, ranks, job.sizes, s.seed).items():
         parts.append(
-            _rows(kind, cust[rows], offer[rows], ranks[rows], scores[rows], keys=keys, X=X[rows])
+            _rows(
+                kind,
+                cust[rows],
+                offer[rows],
+                ranks[rows],
+                scores[rows],
+                job.columns,
+                keys=keys,
+                X=X[rows],
+            )  # fmt: skip
         )
     return pa.concat_tables(parts)
 
@@ -142,6 +152,7 @@ def _rows(
     offer: np.ndarray,
     rank: np.ndarray,
     score: np.ndarray,
+    features: tuple[str, ...],
     *,
     propensity: np.ndarray | None = None,
     keys: np.ndarray | None = None,
@@ -160,6 +171,6 @@ def _rows(
         "sample_key": nulls if keys is None else keys.astype(np.float64),
         "reason_codes": pa.nulls(n, pa.string()) if reasons is None else reasons,
     }
-    for j, name in enumerate(FEATURE_COLUMNS):
+    for j, name in enumerate(features):
         columns[name] = nulls if X is None else X[:, j]
-    return pa.Table.from_pydict(columns, schema=output_schema())
+    return pa.Table.from_pydict(columns, schema=output_schema(features))

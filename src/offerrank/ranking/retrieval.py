@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from offerrank.config import Settings
 from offerrank.engines.base import Engine, FirstStage, Retrieval, SqlQuery, Window
+from offerrank.features.registry import DEFAULT_FEATURES, FeatureSet
 from offerrank.progress import progress_task, track
 from offerrank.store.outputs import RecallDay
 
@@ -128,8 +129,16 @@ def retrieval_sidecar(first_stage: FirstStage, sizing: Sizing) -> dict[str, Any]
     }
 
 
-def retrieval_query(as_of: date, first_stage: FirstStage, per_customer: int) -> Retrieval:
-    return Retrieval(SqlQuery(eligible_sql(), {"as_of": as_of}), first_stage, per_customer)
+def retrieval_query(
+    as_of: date,
+    first_stage: FirstStage,
+    per_customer: int,
+    feature_set: FeatureSet = DEFAULT_FEATURES,
+) -> Retrieval:
+    """The day's retrieval, its pool carrying `feature_set` (the serving model's)."""
+    return Retrieval(
+        SqlQuery(eligible_sql(), {"as_of": as_of}), first_stage, per_customer, feature_set
+    )
 
 
 def rules_key(first_stage: FirstStage, per_customer: int, settings: Settings) -> str:

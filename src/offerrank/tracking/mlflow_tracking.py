@@ -34,7 +34,6 @@ from sklearn.metrics import brier_score_loss, log_loss
 
 from offerrank.config import Settings
 from offerrank.errors import OfferrankError
-from offerrank.features.registry import FEATURE_COLUMNS
 from offerrank.training.models import LightGBMModel, LogisticModel, predict_proba
 from offerrank.training.train import TrainResult
 
@@ -144,7 +143,8 @@ def _params(result: TrainResult, run_date: date, reason: str) -> dict[str, Any]:
         "train_window": "..".join(side.get("train_window", [])),
         "validation_window": "..".join(side.get("validation_window", [])),
         "log_odds_shift": result.model.log_odds_shift,
-        "features": len(FEATURE_COLUMNS),
+        "features": len(result.data.feature_set.columns),
+        "feature_set": settings.get("feature_set", "contract"),
         **{k: settings[k] for k in keep if k in settings},
     }
     for key, value in (side.get("lightgbm_params") or {}).items():
@@ -197,7 +197,7 @@ def _log_training(settings: Settings, result: TrainResult, run_date: date, reaso
     ):
         mlflow.log_params(_params(result, run_date, reason))
         mlflow.log_metrics(validation_figures(result))
-        mlflow.log_dict({"feature_columns": list(FEATURE_COLUMNS)}, "features.json")
+        mlflow.log_dict({"feature_columns": list(result.data.feature_set.columns)}, "features.json")
         mlflow.log_dict(result.sidecar, "sidecar.json")
         mlflow.set_tags({VERSION_TAG: result.version, "model_type": result.model.kind})
         info = _log_model(mlflow, result, settings, Path(tmp))

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from offerrank.config import Settings
 from offerrank.engines.base import Engine, Window
-from offerrank.features.registry import FEATURE_COLUMNS
+from offerrank.features.registry import DEFAULT_FEATURES, FeatureSet
 from offerrank.hashing import id_hash
 
 
@@ -130,25 +130,33 @@ def downsample_negatives(
 FEATURE_CHUNK_DAYS = 28
 
 
-def featurize(engine: Engine, rows: pa.Table, chunk_days: int = FEATURE_CHUNK_DAYS) -> LabelledSet:
+def featurize(
+    engine: Engine,
+    rows: pa.Table,
+    chunk_days: int = FEATURE_CHUNK_DAYS,
+    feature_set: FeatureSet = DEFAULT_FEATURES,
+) -> LabelledSet:
     """Features as of each row's `as_of` (the impression's shown_date): point in time."""
     keys = rows.select(["customer_id", "offer_id", "as_of"])
     days = keys.column("as_of").to_numpy(zero_copy_only=False).astype("datetime64[D]")
     if days.size == 0 or (days.max() - days.min()).astype(int) < chunk_days:
-        return labelled_set(rows, engine.features(keys))
+        return labelled_set(rows, engine.features(keys, feature_set), feature_set)
     slice_of = (days - days.min()).astype(np.int64) // chunk_days
     parts, positions = [], []
     for k in np.unique(slice_of):
         at = np.flatnonzero(slice_of == k)
-        parts.append(engine.features(keys.take(pa.array(at))))
+        parts.append(engine.features(keys.take(pa.array(at)), feature_set))
         positions.append(at)
     order = np.argsort(np.concatenate(positions), kind="stable")
-    return labelled_set(rows, pa.concat_tables(parts).take(pa.array(order)))
+    return labelled_set(rows, pa.concat_tables(parts).take(pa.array(order)), feature_set)
 
 
-def labelled_set(rows: pa.Table, feats: pa.Table) -> LabelledSet:
+def labelled_set(
+    rows: pa.Table, feats: pa.Table, feature_set: FeatureSet = DEFAULT_FEATURES
+) -> LabelledSet:
     """Labelled rows and their features (same order) as model input: keys, X and y."""
-    X = np.column_stack([feats.column(c).to_numpy() for c in FEATURE_COLUMNS]).astype(np.float64)
+    columns = feature_set.columns
+    X = np.column_stack([feats.column(c).to_numpy() for c in columns]).astype(np.float64)
     y = rows.column("label").to_numpy().astype(np.int8)
     return LabelledSet(keys=rows.drop_columns(["label"]), X=X, y=y)
 
@@ -172,10 +180,15 @@ class TrainingData:
     validation: LabelledSet
     kept_negative_rate: float
     train_positive_rate: float  # before downsampling
+    feature_set: FeatureSet = DEFAULT_FEATURES  # the columns of X, in order
 
 
 def build_training_data(
-    engine: Engine, run_date: date, settings: Settings, split: Split | None = None
+    engine: Engine,
+    run_date: date,
+    settings: Settings,
+    split: Split | None = None,
+    feature_set: FeatureSet = DEFAULT_FEATURES,
 ) -> TrainingData:
     """Mature impressions of the window (`split`, default `choose_window`), negatives of
     the training split downsampled; both splits featurized in one engine pass (an
@@ -186,7 +199,7 @@ def build_training_data(
         engine.labelled_impressions(split.train), settings
     )
     val_rows = engine.labelled_impressions(split.validation)
-    both = featurize(engine, pa.concat_tables([train_rows, val_rows]))
+    both = featurize(engine, pa.concat_tables([train_rows, val_rows]), feature_set=feature_set)
     n = train_rows.num_rows
     return TrainingData(
         split=split,
@@ -194,4 +207,5 @@ def build_training_data(
         validation=both.slice(n),
         kept_negative_rate=kept_rate,
         train_positive_rate=positive_rate,
+        feature_set=feature_set,
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from offerrank.errors import OfferrankError
+from offerrank.features.registry import CONTRACT_FEATURES, FeatureSet, feature_set_named
 from offerrank.store.db import transaction
 from offerrank.store.outputs import ModelRow, register_model, set_active_model
 from offerrank.training.models import Ranker, artifact_name, load_model, write_text
@@ -27,6 +28,12 @@ class ActiveModel:
     version: str
     model: Ranker
     sidecar: dict[str, Any]
+
+    @property
+    def features(self) -> FeatureSet:
+        """The features the model was trained on, in its input order (the contract's 22
+        for a model saved before feature sets were recorded)."""
+        return feature_set_named(self.sidecar.get("feature_columns") or CONTRACT_FEATURES)
 
 
 class ArtifactProblem(OfferrankError):
@@ -178,3 +185,13 @@ def list_models(con: sqlite3.Connection) -> list[ModelInfo]:
             )
         )
     return out
+
+
+def features_of(con: sqlite3.Connection, version: str) -> FeatureSet:
+    """The features a registered model was trained on, from its sidecar alone (no
+    artifact read): the contract's 22 for a model saved before sets were recorded."""
+    row = con.execute(
+        "SELECT sidecar_json FROM model_registry WHERE model_version = ?", (version,)
+    ).fetchone()
+    columns = json.loads(row[0]).get("feature_columns") if row else None
+    return feature_set_named(columns or CONTRACT_FEATURES)

@@ -18,7 +18,7 @@ import numpy as np
 from offerrank.config import Settings
 from offerrank.engines.base import Engine
 from offerrank.errors import RunError
-from offerrank.features.registry import FEATURE_COLUMNS
+from offerrank.features.registry import CONTRACT_FEATURES, FEATURE_SETS
 from offerrank.training.calibration import fit_shift
 from offerrank.training.dataset import Split, TrainingData, build_training_data
 from offerrank.training.models import (
@@ -41,7 +41,7 @@ class TrainResult:
     data: TrainingData
     metrics: dict[str, float]
     validation_scores: dict[str, np.ndarray]  # calibrated, per model kind, on validation days
-    logistic: LogisticModel  # the linear model, whichever won: retrieval's first stage
+    logistic: LogisticModel  # the linear model over the contract's 22: retrieval's first stage
 
 
 def model_version(run_date: date, kind: str) -> str:
@@ -53,7 +53,8 @@ def train_models(
     engine: Engine, run_date: date, settings: Settings, split: Split | None = None
 ) -> TrainResult:
     """Fit LR and LightGBM, pick by validation AUC, calibrate; RunError when data is too thin."""
-    data = build_training_data(engine, run_date, settings, split)
+    features = FEATURE_SETS[settings.feature_set]
+    data = build_training_data(engine, run_date, settings, split, feature_set=features)
     return fit_models(data, run_date, settings)
 
 
@@ -74,6 +75,16 @@ def fit_models(data: TrainingData, run_date: date, settings: Settings) -> TrainR
     shift = math.log(data.kept_negative_rate)
     lr.log_odds_shift = shift
     lgbm.log_odds_shift = shift
+    # Retrieval scores every eligible pair on the contract's 22 features alone: with
+    # extras, its linear model is fitted on those columns (the first 22 of every set).
+    columns = data.feature_set.columns
+    if columns[: len(CONTRACT_FEATURES)] != CONTRACT_FEATURES:
+        raise ValueError("a feature set must start with the contract's 22 features")
+    first_stage = (
+        lr
+        if len(columns) == len(CONTRACT_FEATURES)
+        else fit_logistic(tr.X[:, : len(CONTRACT_FEATURES)], tr.y, settings.seed)
+    )
     auc_lr = validation_auc(lr, va.X, va.y)
     auc_lgbm = validation_auc(lgbm, va.X, va.y)
     # Prefer LightGBM on a tie; with no validation positives, fall back to the simpler model.
@@ -104,7 +115,7 @@ def fit_models(data: TrainingData, run_date: date, settings: Settings) -> TrainR
             data.split.validation.first.isoformat(),
             data.split.validation.last.isoformat(),
         ],
-        "feature_columns": list(FEATURE_COLUMNS),
+        "feature_columns": list(columns),
         "val_auc": val_auc,
         "val_auc_lr": auc_lr,
         "val_auc_lgbm": auc_lgbm,
@@ -118,7 +129,7 @@ def fit_models(data: TrainingData, run_date: date, settings: Settings) -> TrainR
     }
     scores = {m.kind: predict_proba(m, va.X) for m in (lr, lgbm)}
     return TrainResult(
-        winner, model_version(run_date, winner.kind), sidecar, data, metrics, scores, lr
+        winner, model_version(run_date, winner.kind), sidecar, data, metrics, scores, first_stage
     )
 
 

@@ -26,14 +26,8 @@ from offerrank.engines.common import SqlEngine
 from offerrank.engines.duckdb.features import compute_features, pool_features, ranked_pairs
 from offerrank.engines.duckdb.grid_inputs import grid_inputs
 from offerrank.engines.duckdb.tables import load_tables
-from offerrank.engines.grid import grid_pool
-from offerrank.features.registry import (
-    CONTRACT_FEATURES,
-    DEFAULT_FEATURES,
-    FEATURE_COLUMNS,
-    FeatureSet,
-    constant_dates,
-)
+from offerrank.engines.grid import grid_pool, grid_supports
+from offerrank.features.registry import DEFAULT_FEATURES, FeatureSet, constant_dates
 from offerrank.store.tables import read_store_tables
 
 # The grid scorer builds the day's customer tables for at most this many customers at a
@@ -112,7 +106,7 @@ class DuckDBEngine(SqlEngine):
         active = self.active_offers(as_of)
         grid = (
             self.settings.scorer == "grid"
-            and FEATURE_COLUMNS == CONTRACT_FEATURES
+            and grid_supports(retrieval.feature_set)
             and customers.size > 0
             and active.size > 0
         )
@@ -143,6 +137,7 @@ class DuckDBEngine(SqlEngine):
             day, people = grid_inputs(
                 self.con, as_of, customers[in_group], active,
                 lookback_days=s.lookback_days, label_window_days=s.label_window_days,
+                feature_set=retrieval.feature_set,
             )  # fmt: skip
             group_part = part[in_group]
             for p in range(g, max(partitions, 1), groups):
@@ -179,6 +174,7 @@ class DuckDBEngine(SqlEngine):
                 retrieval.per_customer,
                 lookback_days=s.lookback_days,
                 label_window_days=s.label_window_days,
+                feature_set=retrieval.feature_set,
             )
             yield process(pool)
 

@@ -32,8 +32,8 @@ from offerrank.features.plans import (
     plan_for,
 )
 from offerrank.features.registry import (
+    CONTRACT_FEATURES,
     DEFAULT_FEATURES,
-    FEATURE_COLUMNS,
     KEY_COLUMNS,
     FeatureSet,
     feature_schema,
@@ -156,18 +156,19 @@ def _all_pairs(con: duckdb.DuckDBPyConnection, params: dict[str, int]) -> None:
 
 
 def _first_stage(first_stage: FirstStage, template: str) -> tuple[str, dict[str, float]]:
-    score, bound = queries.first_stage_score(FEATURE_COLUMNS, first_stage.weights, first_stage.bias)
+    score, bound = queries.first_stage_score(
+        CONTRACT_FEATURES, first_stage.weights, first_stage.bias
+    )
     return template.format(score=score), bound
 
 
 def _extras(
     con: duckdb.DuckDBPyConnection, feature_set: FeatureSet, params: dict[str, int]
 ) -> list[pa.Table]:
-    """Each registered extra feature's file, run on the current `query_pairs`."""
+    """Each file of the set's extra features, run once on the current `query_pairs`."""
     return [
-        ordered_by_row_id(read_arrow(con, f.sql, params, f.package))
-        for f in feature_set.extras
-        if f.sql is not None
+        ordered_by_row_id(read_arrow(con, stem, params, package))
+        for package, stem in feature_set.files()
     ]
 
 
@@ -178,14 +179,15 @@ def _in_input_order(
     core = [f.name for f in feature_set.features if f.sql is None]
     ordered = ordered_by_row_id(result.select(["row_id", *core]))
     columns = {name: ordered.column(name) for name in core}
-    for extra, feature in zip(extras, feature_set.extras, strict=True):
+    for extra, ((_, stem), features) in zip(extras, feature_set.files().items(), strict=True):
         row_id = extra.column("row_id").to_numpy()
         if row_id.size != query.num_rows or not np.array_equal(row_id, np.arange(row_id.size)):
             raise ValueError(
-                f"{feature.sql}.sql must return exactly one row per requested row_id"
+                f"{stem}.sql must return exactly one row per requested row_id"
                 f" ({extra.num_rows} rows for {query.num_rows} requested)"
             )
-        columns[feature.name] = extra.column(feature.name).cast(pa.float64())
+        for feature in features:
+            columns[feature.name] = extra.column(feature.name).cast(pa.float64())
     schema = feature_schema(feature_set)
     arrays = [query.column(c) for c in KEY_COLUMNS] + [columns[n] for n in feature_set.columns]
     return pa.Table.from_arrays(arrays, schema=schema)

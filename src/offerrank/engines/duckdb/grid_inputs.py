@@ -29,9 +29,17 @@ from offerrank.engines.grid import (
     GridCustomers,
     GridDay,
     GridOffers,
+    extra_names,
 )
 from offerrank.features.plans import ASSEMBLY, SINGLE_PLAN, check_parameters
-from offerrank.features.registry import constant_dates, query_pairs
+from offerrank.features.registry import (
+    DEFAULT_FEATURES,
+    Feature,
+    FeatureSet,
+    constant_dates,
+    ordered_by_row_id,
+    query_pairs,
+)
 
 
 def grid_inputs(
@@ -42,9 +50,11 @@ def grid_inputs(
     *,
     lookback_days: int,
     label_window_days: int,
+    feature_set: FeatureSet = DEFAULT_FEATURES,
 ) -> tuple[GridDay, GridCustomers]:
     """The day's offers (`active`, sorted ids) and the customers `customer_ids` as the grid
-    scorer reads them, as of `as_of`."""
+    scorer reads them, as of `as_of`, with the feature set's customer- and offer-grain
+    extras: each extra's file runs once on the spec batch, like `pair_features.sql`."""
     params = check_parameters(lookback_days, label_window_days)
     customers = np.unique(np.asarray(customer_ids, dtype=np.int64))
     active = np.unique(np.asarray(active, dtype=np.int64))
@@ -59,6 +69,13 @@ def grid_inputs(
     query = query_pairs(spec)
     with staged(con, query, params, SINGLE_PLAN):
         rows = read_arrow(con, ASSEMBLY, params).sort_by("row_id")
+        extras = {
+            f.name: column
+            for (package, stem), features in feature_set.files().items()
+            for f, column in _columns(
+                read_arrow(con, stem, params, package), features, spec.num_rows, stem
+            )
+        }
         window = con.sql(
             "SELECT customer_id, n_lines, usual_discount, tier1_purchase_ratio,"
             " tier2_purchase_ratio, tier3_purchase_ratio FROM customer_window"
@@ -81,10 +98,31 @@ def grid_inputs(
         redeemed = con.sql(queries.GRID_REDEEMED, params={"as_of": as_of}).to_arrow_table()
     finally:
         con.unregister("grid_scope")
-    day, types = _offers(as_of, lookback_days, active, offers, rows.slice(n_c))
+    by_offer = _stack([extras[n][n_c:] for n in extra_names(feature_set, "offer")], n_o)
+    by_customer = _stack([extras[n][:n_c] for n in extra_names(feature_set, "customer")], n_c)
+    day, types = _offers(as_of, lookback_days, active, offers, rows.slice(n_c), by_offer)
+    day = GridDay(day.as_of, day.lookback_days, day.offers, feature_set)
     return day, _customers(
-        day, types, customers, people, rows.slice(0, n_c), window, category, bought, redeemed
-    )
+        day, types, customers, people, rows.slice(0, n_c), window, category, bought, redeemed,
+        by_customer,
+    )  # fmt: skip
+
+
+def _columns(
+    result: pa.Table, features: tuple[Feature, ...], n: int, stem: str
+) -> list[tuple[Feature, np.ndarray]]:
+    """Each feature's column of an extra's result, in spec-batch (row_id) order."""
+    ordered = ordered_by_row_id(result)
+    row_id = ordered.column("row_id").to_numpy()
+    if row_id.size != n or not np.array_equal(row_id, np.arange(n)):
+        raise ValueError(f"{stem}.sql must return exactly one row per requested row_id")
+    return [(f, ordered.column(f.name).to_numpy().astype(np.float64)) for f in features]
+
+
+def _stack(columns: list[np.ndarray], n: int) -> np.ndarray:
+    if not columns:
+        return np.zeros((n, 0), dtype=np.float64)
+    return np.column_stack(columns).reshape(n, len(columns))
 
 
 @dataclass(frozen=True)
@@ -115,7 +153,12 @@ def _codes(values: list[object]) -> dict[object, int]:
 
 
 def _offers(
-    as_of: date, lookback_days: int, active: np.ndarray, keys: pa.Table, rows: pa.Table
+    as_of: date,
+    lookback_days: int,
+    active: np.ndarray,
+    keys: pa.Table,
+    rows: pa.Table,
+    extra: np.ndarray,
 ) -> tuple[GridDay, _Codes]:
     if not np.array_equal(keys.column("offer_id").to_numpy(), active):
         raise ValueError("offer_keys does not hold exactly the active offers")
@@ -140,6 +183,7 @@ def _offers(
         discount=rows.column("discount_depth").to_numpy().astype(np.float64),
         n_categories=len(categories),
         n_products=len(products),
+        extra=extra,
     )
     return GridDay(as_of, lookback_days, offers), _Codes(categories, products, types)
 
@@ -163,6 +207,7 @@ def _customers(
     category: pa.Table,
     bought: pa.Table,
     redeemed: pa.Table,
+    extra: np.ndarray,
 ) -> GridCustomers:
     n = customers.size
     cats, prods, types = codes.categories, codes.products, codes.types
@@ -214,4 +259,5 @@ def _customers(
         prod_col=prod_code[pkeep].astype(np.int64),
         red_row=rpos[rkeep],
         red_col=col[rkeep].astype(np.int64),
+        extra=extra,
     )

@@ -25,7 +25,7 @@ from offerrank.engines.spark.features import compute_features_spark, number_pair
 from offerrank.engines.spark.session import get_spark
 from offerrank.engines.spark.sql import run_sql
 from offerrank.engines.spark.tables import build_labels, load_parquet, load_store
-from offerrank.features.registry import DEFAULT_FEATURES, FEATURE_COLUMNS, FeatureSet
+from offerrank.features.registry import CONTRACT_FEATURES, DEFAULT_FEATURES, FeatureSet
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -80,19 +80,22 @@ class SparkEngine(SqlEngine):
             feature_set=feature_set,
         )
 
-    def _first_stage(self, eligible: DataFrame, then: SqlQuery) -> DataFrame:
+    def _first_stage(
+        self, eligible: DataFrame, then: SqlQuery, feature_set: FeatureSet = DEFAULT_FEATURES
+    ) -> DataFrame:
         s = self.settings
         return spark_features(
             self.spark,
             number_pairs(eligible),
             lookback_days=s.lookback_days,
             label_window_days=s.label_window_days,
+            feature_set=feature_set,
             then=then,
         )
 
     def _ranked(self, eligible: pa.Table, first_stage: FirstStage) -> pa.Table:
         score, bound = queries.first_stage_score(
-            FEATURE_COLUMNS, first_stage.weights, first_stage.bias
+            CONTRACT_FEATURES, first_stage.weights, first_stage.bias
         )
         sql = queries.FIRST_STAGE_RANKED.format(score=score)
         ranked = self._first_stage(
@@ -124,7 +127,7 @@ class SparkEngine(SqlEngine):
             "as_of", F.lit(eligible.params["as_of"]).cast("date")
         )
         score, bound = queries.first_stage_score(
-            FEATURE_COLUMNS, retrieval.first_stage.weights, retrieval.first_stage.bias
+            CONTRACT_FEATURES, retrieval.first_stage.weights, retrieval.first_stage.bias
         )
         pool = self._first_stage(
             pairs,
@@ -132,6 +135,7 @@ class SparkEngine(SqlEngine):
                 queries.FIRST_STAGE_POOL.format(score=score),
                 {**bound, "per_customer": retrieval.per_customer},
             ),
+            retrieval.feature_set,
         ).drop("row_id")
         n = max(partitions, 1)
         block = F.floor(F.col("customer_id") / PARTITION_BLOCK)

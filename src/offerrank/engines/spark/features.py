@@ -103,11 +103,12 @@ def spark_features(
             frame.createOrReplaceTempView(stage)
         core = [f.name for f in feature_set.features if f.sql is None]
         result = run_file(spark, ASSEMBLY, params).select("row_id", *KEY_COLUMNS, *core)
-        for feature in feature_set.extras:
-            assert feature.sql is not None
-            extra = run_file(spark, feature.sql, params, feature.package)
+        for (package, stem), features in feature_set.files().items():
+            extra = run_file(spark, stem, params, package)
             result = result.join(
-                extra.select("row_id", extra[feature.name].cast("double").alias(feature.name)),
+                extra.select(
+                    "row_id", *[extra[f.name].cast("double").alias(f.name) for f in features]
+                ),
                 "row_id",
                 "left",
             )

@@ -36,7 +36,7 @@ def candidates(run: Run, trained: Trained) -> Done[Retrieval]:
     found = retrieval_of(trained.model.sidecar)
     assert found is not None, "a model without retrieval is retrained by the plan"
     first_stage, per_customer = found
-    retrieval = retrieval_query(run.run_date, first_stage, per_customer)
+    retrieval = retrieval_query(run.run_date, first_stage, per_customer, trained.model.features)
     last = last_mature_day(run.run_date, s)
     window = Window(last - timedelta(days=s.eval_days - 1), last)
     key = rules_key(first_stage, per_customer, s)

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from offerrank.features.registry import FEATURE_COLUMNS
 from offerrank.monitoring.drift import dataset_drift, feature_drift_from_profile, reference_profile
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import Done
@@ -38,16 +37,15 @@ def drift(run: Run, plan: Plan, trained: Trained, ranked: Ranked) -> Done[None]:
     if feats.num_rows == 0:
         return Done(None, "no scoring features today (no candidates)", skipped=True)
     s, version = run.settings, trained.model.version
+    columns = list(trained.model.features.columns)
     run.put_metrics({"drift_sample_pairs": feats.num_rows})
-    shares = top_value_shares(feats)
+    shares = top_value_shares(feats, columns)
     _flag_constant(run, shares)
     own = _reference(run, version)
     # The model's first day (or a rerun of it): today's rows become its reference.
     if own is None or own[0] == run.day:
         with run.outputs() as con:
-            outputs.put_drift_reference(
-                con, version, run.day, reference_profile(feats, list(FEATURE_COLUMNS))
-            )
+            outputs.put_drift_reference(con, version, run.day, reference_profile(feats, columns))
         previous = _replaced(run, plan, version)
         earlier = _reference(run, previous) if previous and previous != version else None
         if earlier is None:
@@ -64,7 +62,7 @@ def drift(run: Run, plan: Plan, trained: Trained, ranked: Ranked) -> Done[None]:
     drifts = feature_drift_from_profile(
         profile,
         feats,
-        list(FEATURE_COLUMNS),
+        [c for c in columns if c in profile["features"]],  # an earlier model's may differ
         psi_threshold=s.psi_threshold,
         wasserstein_threshold=s.wasserstein_threshold,
     )
@@ -111,10 +109,10 @@ def _reference(run: Run, version: str | None) -> tuple[str, dict[str, Any]] | No
     return None if row is None else (row[0], json.loads(row[1]))
 
 
-def top_value_shares(feats: pa.Table) -> dict[str, float]:
+def top_value_shares(feats: pa.Table, columns: list[str]) -> dict[str, float]:
     """Per feature, the share of the pairs holding its most common value."""
     out = {}
-    for name in FEATURE_COLUMNS:
+    for name in columns:
         values = feats.column(name).to_numpy()
         _, counts = np.unique(values, return_counts=True)
         out[name] = float(counts.max() / values.size) if values.size else 1.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from offerrank.features.registry import FEATURE_COLUMNS, feature_matrix
+from offerrank.features.registry import feature_matrix
 from offerrank.monitoring.explain import (
     RANDOM_STRATUM,
     TOP_STRATUM,
@@ -33,11 +33,12 @@ def explain(run: Run, trained: Trained, ranked: Ranked) -> Done[None]:
         return Done(None, "no scored pairs today (no candidates): nothing to explain", skipped=True)
     s, model = run.settings, trained.model.model
     version, method = trained.model.version, method_of(model.kind)
-    X = feature_matrix(sample)
+    columns = trained.model.features.columns
+    X = feature_matrix(sample, columns)
     contrib = contributions(model, X)
-    importance = global_importance(model, feature_matrix(ranked.importance))
-    typical = typical_values(feature_matrix(ranked.drift))
-    n, f = X.shape[0], len(FEATURE_COLUMNS)
+    importance = global_importance(model, feature_matrix(ranked.importance, columns))
+    typical = typical_values(feature_matrix(ranked.drift, columns))
+    n, f = X.shape[0], len(columns)
     top = ranked.explain_top.to_numpy(zero_copy_only=False)
     cust = sample.column("customer_id").to_numpy()
     offer = sample.column("offer_id").to_numpy()
@@ -61,7 +62,7 @@ def explain(run: Run, trained: Trained, ranked: Ranked) -> Done[None]:
             "run_date": pa.array(np.full(n * f, run.day)),
             "customer_id": np.repeat(cust, f),
             "offer_id": np.repeat(offer, f),
-            "feature": pa.array(np.tile(np.array(FEATURE_COLUMNS), n)),
+            "feature": pa.array(np.tile(np.array(columns), n)),
             "value": X.ravel(),
             "contribution": contrib.per_feature.ravel(),
         }
@@ -69,7 +70,7 @@ def explain(run: Run, trained: Trained, ranked: Ranked) -> Done[None]:
     imp = pa.table(
         {
             "run_date": pa.array(np.full(f, run.day)),
-            "feature": pa.array(np.array(FEATURE_COLUMNS)),
+            "feature": pa.array(np.array(columns)),
             "mean_abs_contribution": importance.mean_abs,
             "mean_contribution": importance.mean,
             "pairs": np.full(f, importance.pairs, dtype=np.int64),
@@ -95,5 +96,5 @@ def explain(run: Run, trained: Trained, ranked: Ranked) -> Done[None]:
     return Done(
         None,
         f"explained {n} pairs ({top_n} top-{s.top_k} pairs, {n - top_n} random) by {method},"
-        f" in {UNITS}; most important: " + ", ".join(FEATURE_COLUMNS[i] for i in best),
+        f" in {UNITS}; most important: " + ", ".join(columns[i] for i in best),
     )

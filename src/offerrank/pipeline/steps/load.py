@@ -57,6 +57,12 @@ def plan_run(run: Run) -> Plan:
     if active is not None and retrieval_of(active.sidecar) is None:
         run.notes.append(f"{active.version} carries no learned retrieval; retraining")
         active = None
+    if active is not None:
+        try:
+            active.features  # noqa: B018 - raises for a feature this code does not know
+        except ValueError as exc:
+            run.notes.append(f"warning: {active.version} cannot be served here ({exc}); retraining")
+            active = None
     reason = retrain_reason(run.store, run.run_date, run.settings, active)
     start = history_start(run.run_date, run.settings, retraining=reason is not None)
     return Plan(active, reason, start, store_state(run.store))

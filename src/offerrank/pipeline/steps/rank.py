@@ -70,6 +70,7 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
     job = RankJob(
         shifted(model.model, shift.served), s, run.run_date, sizes, active,
         margins.astype(np.float64), targeted, leaf_tables_of(model.model),
+        retrieval.feature_set.columns,
     )  # fmt: skip
     parts = partitions_for(run, loaded)
     kept: dict[str, list[pa.Table]] = {kind: [] for kind in samples.SAMPLE_KINDS}
