@@ -174,7 +174,12 @@ def test_runs_latest_and_by_date(api: str, store: Settings) -> None:
     assert latest["run_date"] == DAY and latest["run_id"] == run_id
     assert latest["status"] == "success" and latest["complete"]
     assert [s["step"] for s in latest["steps"]] == list(RUN_STEPS)
-    assert all(s["seconds"] >= 0 for s in latest["steps"])
+    with sqlite3.connect(store.db_path) as con:
+        logged = con.execute(
+            "SELECT step, duration_s FROM pipeline_runs WHERE run_id = ? ORDER BY rowid",
+            (run_id,),
+        ).fetchall()
+    assert [(s["step"], s["seconds"]) for s in latest["steps"]] == logged
     assert latest["metrics"]["recommendations_written"] == written
     status, first = call(api, f"/v1/runs/{FIRST}")
     assert status == 200 and first["run_id"] == newest_run(store.db_path, FIRST)[0]

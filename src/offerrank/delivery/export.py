@@ -24,8 +24,9 @@ from offerrank.config import Settings
 from offerrank.delivery.offers import OfferDetails
 from offerrank.delivery.reasons import MAX_REASONS, parse_codes, reason_text
 from offerrank.errors import OfferrankError
-from offerrank.store.db import connect, query_arrow
+from offerrank.store.db import connect
 from offerrank.store.migrations import migrate
+from offerrank.store.read import recommendations, runs
 
 FORMATS = {".parquet": "parquet", ".csv": "csv"}
 
@@ -50,17 +51,6 @@ SCHEMA = pa.schema(
         ("run_id", pa.string()),
     ]
 )
-
-ROWS_SQL = """
-SELECT r.customer_id, r.rank, r.offer_id, o.product_id, p.category, o.discount_pct,
-       p.list_price, o.start_date, o.end_date, o.target_business_type, p.price_tier,
-       p.is_own_brand, r.score, r.reason_codes, r.model_version
-FROM recommendations r
-LEFT JOIN offers o ON o.offer_id = r.offer_id
-LEFT JOIN products p ON p.product_id = o.product_id
-WHERE r.run_date = ?
-ORDER BY r.customer_id, r.rank
-"""
 
 
 class ExportUsageError(OfferrankError):
@@ -120,14 +110,9 @@ def _run_id(settings: Settings, day: str) -> str | None:
     con = connect(settings.db_path)
     try:
         migrate(con)
-        row = con.execute(
-            "SELECT run_id FROM pipeline_runs WHERE run_date = ? AND step = 'rank'"
-            " AND status = 'success' ORDER BY rowid DESC LIMIT 1",
-            (day,),
-        ).fetchone()
+        return runs.recommendations_run_id(con, day)
     finally:
         con.close()
-    return None if row is None else str(row[0])
 
 
 def _reason_columns(rows: pa.Table, day: str) -> dict[str, pa.Array]:
@@ -184,7 +169,7 @@ def export_recommendations(
     day = run_date.isoformat()
     wanted = read_customer_ids(customers_file) if customers_file else None
     run_id = _run_id(settings, day)
-    rows = query_arrow(settings.db_path, ROWS_SQL, [day])
+    rows = recommendations.served_lists_arrow(settings.db_path, day)
     if rows.num_rows == 0:
         raise OfferrankError(f"no recommendations for {day}: run `offerrank run --date {day}`")
     if wanted is not None:

@@ -8,18 +8,14 @@ describe the product).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-TIERS = {1: "entry", 2: "standard", 3: "premium"}
+from offerrank.store.db import Connection
+from offerrank.store.read import offers
 
-OFFER_DETAILS_SQL = """
-SELECT o.offer_id, o.product_id, p.category, o.discount_pct, o.start_date, o.end_date,
-       o.target_business_type, p.list_price, p.price_tier, p.is_own_brand
-FROM offers o LEFT JOIN products p ON p.product_id = o.product_id
-"""
+TIERS = {1: "entry", 2: "standard", 3: "premium"}
 
 
 @dataclass(frozen=True)
@@ -77,13 +73,6 @@ def _details(row: tuple[Any, ...]) -> OfferDetails:
     )
 
 
-def offer_details(con: sqlite3.Connection, offer_ids: Iterable[int]) -> dict[int, OfferDetails]:
+def offer_details(con: Connection, offer_ids: Iterable[int]) -> dict[int, OfferDetails]:
     """The details of the given offers that exist in the store, by offer id."""
-    ids = sorted({int(i) for i in offer_ids})
-    found: dict[int, OfferDetails] = {}
-    for lo in range(0, len(ids), 500):  # below SQLite's limit on bound parameters
-        chunk = ids[lo : lo + 500]
-        marks = ", ".join("?" * len(chunk))
-        rows = con.execute(f"{OFFER_DETAILS_SQL} WHERE o.offer_id IN ({marks})", chunk)
-        found.update({int(r[0]): _details(r) for r in rows})
-    return found
+    return {int(r[0]): _details(r) for r in offers.offer_rows(con, offer_ids)}

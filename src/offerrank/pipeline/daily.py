@@ -32,11 +32,10 @@ from offerrank.pipeline.steps.train import train
 from offerrank.store import outputs
 from offerrank.store.db import connect, require_store, transaction
 from offerrank.store.migrations import migrate
+from offerrank.store.read import runs
 
-# The recorded steps of a run, in order.
-STEPS: tuple[str, ...] = ("load", "train", "candidates", "rank", "explain", "drift", "evaluate")
-# Names an older version recorded for a step (a run recorded under them is complete too).
-_FORMER_NAMES = {"load": "features"}
+# The recorded steps of a run, in order: the run log's one declaration.
+STEPS: tuple[str, ...] = runs.RUN_STEPS
 
 T = TypeVar("T")
 
@@ -125,24 +124,9 @@ def completed(settings: Settings, run_date: date) -> bool:
     con = connect(settings.db_path)
     try:
         migrate(con)
-        row = con.execute(
-            "SELECT run_id FROM pipeline_runs WHERE run_date = ? ORDER BY rowid DESC LIMIT 1",
-            (run_date.isoformat(),),
-        ).fetchone()
-        if row is None:
-            return False
-        statuses = dict(
-            con.execute(
-                "SELECT step, status FROM pipeline_runs WHERE run_id = ?", (row[0],)
-            ).fetchall()
-        )
+        return runs.date_completed(con, run_date.isoformat())
     finally:
         con.close()
-    done = ("success", "skipped")
-    return all(
-        statuses.get(name) in done or statuses.get(_FORMER_NAMES.get(name, name)) in done
-        for name in STEPS
-    )
 
 
 def run_range(

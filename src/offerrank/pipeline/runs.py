@@ -18,6 +18,7 @@ from typing import Generic, TypeVar
 
 from offerrank.store import outputs
 from offerrank.store.db import transaction
+from offerrank.store.read import runs as run_log
 
 T = TypeVar("T")
 
@@ -132,21 +133,9 @@ class StepLog:
 
 def mark_stale_running(con: sqlite3.Connection) -> int:
     """Rows left `running` by a process that no longer exists become `interrupted`."""
-    rows = con.execute("SELECT rowid, pid FROM pipeline_runs WHERE status = 'running'").fetchall()
-    stale = [rowid for rowid, pid in rows if pid is None or not _alive(int(pid))]
+    rows = run_log.running_rows(con)
+    stale = [rowid for rowid, pid in rows if pid is None or not run_log.process_alive(int(pid))]
     if stale:
         with transaction(con):
             outputs.mark_interrupted(con, stale, now_iso())
     return len(stale)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -13,6 +13,7 @@ from typing import Any
 
 from offerrank.config import Settings
 from offerrank.store.db import connect_readonly, table_exists
+from offerrank.store.read import metrics
 
 PROBLEM = ("failed", "interrupted", "running")
 
@@ -100,15 +101,7 @@ def _figures(con: Any, days: list[str]) -> dict[str, dict[str, float]]:
     if not days or not table_exists(con, "run_metrics"):
         return {}
     names = [n for f in FIGURES for n in (f, f"{f}_ci_low", f"{f}_ci_high")]
-    rows = con.execute(
-        f"SELECT run_date, metric, value FROM run_metrics WHERE run_date IN"
-        f" ({', '.join('?' * len(days))}) AND metric IN ({', '.join('?' * len(names))})",
-        (*days, *names),
-    ).fetchall()
-    out: dict[str, dict[str, float]] = {}
-    for day, metric, value in rows:
-        out.setdefault(day, {})[metric] = value
-    return out
+    return metrics.figures_of(con, days, names)
 
 
 def _warnings(con: Any, run_ids: list[str]) -> dict[str, list[str]]:

@@ -42,6 +42,11 @@ class StoreNotAFile(UsageError):
     """`--db` names a folder: a usage error (exit code 2)."""
 
 
+# The store's connection type, for modules that hand a connection to the read API
+# (`store.read`) without running SQL themselves.
+Connection = sqlite3.Connection
+
+
 def require_store(path: Path) -> None:
     if path.is_dir():
         raise StoreNotAFile(f"{path} is a folder; --db names the store file (e.g. data/metro.db)")

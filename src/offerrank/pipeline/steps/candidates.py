@@ -4,8 +4,7 @@ retrieval)."""
 
 from __future__ import annotations
 
-import sqlite3
-from datetime import date, timedelta
+from datetime import timedelta
 
 from offerrank.engines.base import Retrieval, Window
 from offerrank.pipeline.context import Run
@@ -13,22 +12,8 @@ from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.train import Trained
 from offerrank.ranking.retrieval import candidate_recall, retrieval_of, retrieval_query, rules_key
 from offerrank.store import outputs
-from offerrank.store.outputs import RecallDay
+from offerrank.store.read import monitoring
 from offerrank.training.dataset import last_mature_day
-
-
-def known_recall_days(
-    store: sqlite3.Connection, key: str, first: date, last: date
-) -> dict[date, RecallDay]:
-    """Days in [first, last] already measured under the retrieval `key`."""
-    rows = store.execute(
-        "SELECT shown_date, positives, hits FROM candidate_recall_days"
-        " WHERE rules_key = ? AND shown_date BETWEEN ? AND ?",
-        (key, first.isoformat(), last.isoformat()),
-    ).fetchall()
-    return {
-        date.fromisoformat(d): RecallDay(date.fromisoformat(d), int(n), int(h)) for d, n, h in rows
-    }
 
 
 def candidates(run: Run, trained: Trained) -> Done[Retrieval]:
@@ -40,7 +25,7 @@ def candidates(run: Run, trained: Trained) -> Done[Retrieval]:
     last = last_mature_day(run.run_date, s)
     window = Window(last - timedelta(days=s.eval_days - 1), last)
     key = rules_key(first_stage, per_customer, s)
-    known = known_recall_days(run.store, key, window.first, window.last)
+    known = monitoring.recall_days(run.store, key, window.first, window.last)
     recall, positives, days = candidate_recall(run.engine, window, first_stage, per_customer, known)
     run.put_metrics(
         {

@@ -13,7 +13,6 @@ nothing today: it is flagged, in the notes and the report, whatever its drift.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from offerrank.pipeline.steps.load import Plan
 from offerrank.pipeline.steps.rank import Ranked
 from offerrank.pipeline.steps.train import Trained
 from offerrank.store import outputs
+from offerrank.store.read import models, monitoring
 
 NEAR_CONSTANT = 0.99  # share of the pairs holding one value
 # Constant among retrieved pairs by the eligibility rules themselves, not by the data.
@@ -88,25 +88,14 @@ def drift(run: Run, plan: Plan, trained: Trained, ranked: Ranked) -> Done[None]:
 def _replaced(run: Run, plan: Plan, version: str) -> str | None:
     """The model `version` replaced: the incumbent when it was first promoted (a rerun of
     its first day finds it active already), else the model active before this run."""
-    row = run.store.execute(
-        "SELECT incumbent_version FROM model_events WHERE model_version = ?"
-        " AND event = 'promoted' AND incumbent_version IS NOT NULL"
-        " AND incumbent_version != model_version ORDER BY rowid LIMIT 1",
-        (version,),
-    ).fetchone()
-    if row is not None:
-        return str(row[0])
+    replaced = models.replaced_by(run.store, version)
+    if replaced is not None:
+        return replaced
     return plan.active.version if plan.active is not None else None
 
 
 def _reference(run: Run, version: str | None) -> tuple[str, dict[str, Any]] | None:
-    if version is None:
-        return None
-    row = run.store.execute(
-        "SELECT reference_date, profile_json FROM drift_reference WHERE model_version = ?",
-        (version,),
-    ).fetchone()
-    return None if row is None else (row[0], json.loads(row[1]))
+    return None if version is None else monitoring.drift_reference(run.store, version)
 
 
 def top_value_shares(feats: pa.Table, columns: list[str]) -> dict[str, float]:

@@ -30,7 +30,7 @@ from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.rank import Ranked
 from offerrank.pipeline.steps.train import Trained
 from offerrank.store import outputs
-from offerrank.store.db import query_arrow, table_exists
+from offerrank.store.read import monitoring
 from offerrank.training.calibration import shifted
 from offerrank.training.dataset import LabelledSet
 from offerrank.training.models import predict_proba
@@ -63,13 +63,10 @@ def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, 
     shown = rows.column("as_of")
     held = Window(pc.min(shown).as_py(), pc.max(shown).as_py())
     key = evaluation_fingerprint(run, trained, held, delta)
-    reused = run.store.execute(
-        "SELECT run_date, metrics_json, curves_json FROM evaluation_cache WHERE fingerprint = ?",
-        (key,),
-    ).fetchone()
+    reused = monitoring.cached_evaluation(run.store, key)
     if reused is not None:
-        figures, curves = json.loads(reused[1]), json.loads(reused[2])
-        origin = f" (inputs unchanged since the run of {reused[0]}: its figures reused)"
+        reused_on, figures, curves = reused
+        origin = f" (inputs unchanged since the run of {reused_on}: its figures reused)"
     else:
         figures, curves = _evaluate(run, trained, rows, data, delta)
         origin = ""
@@ -233,15 +230,14 @@ def evaluation_frame(engine: Engine, rows: pa.Table, probs: np.ndarray) -> pd.Da
 
 def oracle_auc(run: Run, rows: pa.Table, labels: np.ndarray) -> float | None:
     """AUC of the synthetic world's true probability on the same impressions, when known."""
-    if not table_exists(run.store, "sim_impression_truth") or labels.min() == labels.max():
+    if labels.min() == labels.max():
         return None
     ids = rows.column("impression_id").to_numpy()
-    truth = query_arrow(
-        run.settings.db_path,
-        "SELECT impression_id, p_true FROM sim_impression_truth"
-        " WHERE impression_id BETWEEN ? AND ?",
-        (int(ids.min()), int(ids.max())),
+    truth = monitoring.impression_truth(
+        run.store, run.settings.db_path, int(ids.min()), int(ids.max())
     )
+    if truth is None:
+        return None
     t_ids = truth.column("impression_id").to_numpy()
     order = np.argsort(t_ids)
     t_ids, t_p = t_ids[order], truth.column("p_true").to_numpy()[order]

@@ -12,9 +12,10 @@ from offerrank.engines.base import StoreFacts
 from offerrank.errors import RunError
 from offerrank.pipeline.calibration import first_scored_day
 from offerrank.pipeline.context import Run
-from offerrank.pipeline.retrain import retrain_reason, store_state
+from offerrank.pipeline.retrain import retrain_reason
 from offerrank.pipeline.runs import Done
 from offerrank.ranking.retrieval import retrieval_of
+from offerrank.store.read import inputs
 from offerrank.training.dataset import training_split
 from offerrank.training.registry import ActiveModel, ArtifactProblem, load_active
 
@@ -65,7 +66,7 @@ def plan_run(run: Run) -> Plan:
             active = None
     reason = retrain_reason(run.store, run.run_date, run.settings, active)
     start = history_start(run.run_date, run.settings, retraining=reason is not None)
-    return Plan(active, reason, start, store_state(run.store))
+    return Plan(active, reason, start, inputs.store_state(run.store))
 
 
 def load(run: Run, plan: Plan) -> Done[Loaded]:
@@ -87,9 +88,7 @@ def load(run: Run, plan: Plan) -> Done[Loaded]:
 def _not_runnable(run: Run, plan: Plan) -> str:
     """Why the date has no orders to learn from, in the store's own terms (the engine
     holds only the orders from the plan's history start)."""
-    first, last = run.store.execute(
-        "SELECT MIN(SUBSTR(order_date, 1, 10)), MAX(SUBSTR(order_date, 1, 10)) FROM orders"
-    ).fetchone()
+    first, last = inputs.order_dates(run.store)
     if first is None:
         return f"the store has no orders: nothing to run {run.day} on"
     if first >= run.day:

@@ -1,0 +1,117 @@
+"""The run log (`pipeline_runs`): one row per step per run.
+
+`RUN_STEPS` is the one declaration of a daily run's steps, in order: the pipeline runs
+them, `status` and the HTTP API read the log by them. A run is *complete* when every step
+of its latest attempt succeeded or was skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from typing import Any
+
+RUN_STEPS: tuple[str, ...] = ("load", "train", "candidates", "rank", "explain", "drift", "evaluate")
+# Steps renamed since older stores were written: a log row under the former name counts.
+FORMER_NAMES: dict[str, str] = {"load": "features"}
+DONE = ("success", "skipped")
+PROBLEMS = ("failed", "interrupted", "running")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (a `running` row of a dead one is stale)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def latest_run_id(con: sqlite3.Connection, day: str) -> str | None:
+    """The id of the newest run of date `day`."""
+    row = con.execute(
+        "SELECT run_id FROM pipeline_runs WHERE run_date = ? ORDER BY rowid DESC LIMIT 1", (day,)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def step_statuses(con: sqlite3.Connection, run_id: str) -> dict[str, str]:
+    """Each step of a run with its status (the last row of a step wins)."""
+    rows = con.execute("SELECT step, status FROM pipeline_runs WHERE run_id = ?", (run_id,))
+    return dict(rows.fetchall())
+
+
+def is_complete(statuses: dict[str, str]) -> bool:
+    """Every step of `RUN_STEPS` succeeded or was skipped (under its former name too)."""
+    return all(
+        statuses.get(name) in DONE or statuses.get(FORMER_NAMES.get(name, name)) in DONE
+        for name in RUN_STEPS
+    )
+
+
+def date_completed(con: sqlite3.Connection, day: str) -> bool:
+    """Whether the latest run of `day` finished every step."""
+    run_id = latest_run_id(con, day)
+    return run_id is not None and is_complete(step_statuses(con, run_id))
+
+
+def latest_complete_run(con: sqlite3.Connection, day: str | None = None) -> tuple[str, str] | None:
+    """(run_date, run_id) of the newest complete run (of `day` only, when given). A run
+    stops at its first failed step, so its last step done means every step was."""
+    where, params = ("AND run_date = ?", (day,)) if day is not None else ("", ())
+    marks = ", ".join("?" * len(DONE))
+    row = con.execute(
+        f"SELECT run_date, run_id FROM pipeline_runs WHERE step = ? AND status IN ({marks})"
+        f" {where} ORDER BY rowid DESC LIMIT 1",
+        (RUN_STEPS[-1], *DONE, *params),
+    ).fetchone()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
+def recommendations_run_id(con: sqlite3.Connection, day: str) -> str | None:
+    """The run that wrote `day`'s recommendations: its newest run whose rank step
+    succeeded (the steps after rank may have failed since)."""
+    row = con.execute(
+        "SELECT run_id FROM pipeline_runs WHERE run_date = ? AND step = 'rank'"
+        " AND status = 'success' ORDER BY rowid DESC LIMIT 1",
+        (day,),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def running_rows(con: sqlite3.Connection) -> list[tuple[int, int | None]]:
+    """(rowid, pid) of the rows still marked `running`."""
+    return [
+        (int(r), p)
+        for r, p in con.execute("SELECT rowid, pid FROM pipeline_runs WHERE status = 'running'")
+    ]
+
+
+def newest_run(con: sqlite3.Connection, day: str | None = None) -> tuple[str, str] | None:
+    """(run_id, run_date) of the newest run (of `day` only, when given)."""
+    where, params = ("WHERE run_date = ?", (day,)) if day is not None else ("", ())
+    row = con.execute(
+        f"SELECT run_id, run_date FROM pipeline_runs {where} ORDER BY rowid DESC LIMIT 1", params
+    ).fetchone()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
+def steps_of(con: sqlite3.Connection, day: str, run_id: str) -> list[tuple[Any, ...]]:
+    """(step, status, duration_s, started_at, finished_at, detail) of a run, in order."""
+    return con.execute(
+        "SELECT step, status, duration_s, started_at, finished_at, detail FROM pipeline_runs"
+        " WHERE run_date = ? AND run_id = ? ORDER BY rowid",
+        (day, run_id),
+    ).fetchall()
+
+
+def newest_rows(con: sqlite3.Connection, limit: int) -> list[tuple[Any, ...]]:
+    """(run_id, run_date, status, pid) of the newest `limit` rows of the log, newest first."""
+    return con.execute(
+        "SELECT run_id, run_date, status, pid FROM pipeline_runs ORDER BY rowid DESC LIMIT ?",
+        (limit,),
+    ).fetchall()

@@ -1,0 +1,86 @@
+"""The store's read API on a hand-written run log: what a complete run is, a date's latest
+run, the run that wrote a date's lists, stale `running` rows."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from offerrank.pipeline.daily import STEPS
+from offerrank.store import outputs
+from offerrank.store.migrations import migrate
+from offerrank.store.read import runs
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(tmp_path / "store.db")
+    migrate(con)
+    return con
+
+
+def _run(
+    con: sqlite3.Connection, run_id: str, day: str, statuses: dict[str, str], pid: int = 1
+) -> None:
+    for step, status in statuses.items():
+        rowid = outputs.start_step(con, run_id, day, step, "t", pid)
+        if status != "running":
+            outputs.finish_step(con, rowid, status, "t", 0.5, "")
+
+
+def _all(status: str = "success") -> dict[str, str]:
+    return {step: status for step in runs.RUN_STEPS}
+
+
+def test_the_pipeline_runs_the_declared_steps() -> None:
+    assert STEPS == runs.RUN_STEPS
+
+
+def test_a_complete_run_is_every_step_done_under_any_of_its_names(
+    con: sqlite3.Connection,
+) -> None:
+    _run(con, "a", "2026-02-16", {**_all(), "train": "skipped"})
+    _run(con, "b", "2026-02-17", {"load": "success", "train": "failed"})
+    legacy = {("features" if s == "load" else s): "success" for s in runs.RUN_STEPS}
+    _run(con, "c", "2026-02-18", legacy)
+    assert runs.date_completed(con, "2026-02-16")
+    assert not runs.date_completed(con, "2026-02-17")
+    assert runs.date_completed(con, "2026-02-18")  # an older store's step name
+    assert not runs.date_completed(con, "2026-02-19")  # never run
+    # the newest complete run, over all dates and of one date
+    assert runs.latest_complete_run(con) == ("2026-02-18", "c")
+    assert runs.latest_complete_run(con, "2026-02-16") == ("2026-02-16", "a")
+    assert runs.latest_complete_run(con, "2026-02-17") is None
+
+
+def test_a_failed_rerun_makes_the_date_incomplete_but_keeps_its_complete_run(
+    con: sqlite3.Connection,
+) -> None:
+    _run(con, "a", "2026-02-16", _all())
+    _run(con, "b", "2026-02-16", {"load": "success", "train": "success", "candidates": "failed"})
+    assert runs.latest_run_id(con, "2026-02-16") == "b"
+    assert not runs.date_completed(con, "2026-02-16")
+    assert runs.latest_complete_run(con) == ("2026-02-16", "a")  # what the API serves
+    assert runs.newest_run(con) == ("b", "2026-02-16")
+
+
+def test_the_lists_of_a_date_are_the_newest_run_whose_rank_step_succeeded(
+    con: sqlite3.Connection,
+) -> None:
+    _run(con, "a", "2026-02-16", _all())
+    _run(con, "b", "2026-02-16", {**_all(), "drift": "failed"})
+    _run(con, "c", "2026-02-16", {"load": "success", "rank": "failed"})
+    assert runs.recommendations_run_id(con, "2026-02-16") == "b"
+    assert runs.recommendations_run_id(con, "2026-02-17") is None
+
+
+def test_running_rows_and_live_processes(con: sqlite3.Connection) -> None:
+    _run(con, "a", "2026-02-16", {"load": "success", "train": "running"}, pid=os.getpid())
+    rows = runs.running_rows(con)
+    assert len(rows) == 1 and rows[0][1] == os.getpid()
+    assert runs.process_alive(os.getpid())
+    assert not runs.process_alive(2**22 + 12345)  # above the kernel's pid range
+    assert [r[2] for r in runs.newest_rows(con, 10)] == ["running", "success"]
