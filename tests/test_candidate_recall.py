@@ -115,6 +115,32 @@ def test_eligible_pairs_follow_the_rules(tiny_world: Path) -> None:
     assert pairs.num_rows > 0 and broken == (0, 0, 0, 0, 0)
 
 
+@pytest.mark.parametrize("day", [DAY, date(2025, 11, 20)])
+def test_eligible_pairs_are_every_pair_the_rules_allow(tiny_world: Path, day: date) -> None:
+    """Exactly the reference set, built pair by pair from the rules in Python."""
+    engine = duckdb_engine(tiny_world)
+    tables = {
+        t: engine.con.sql(f"SELECT * FROM {t}").to_arrow_table().to_pylist()
+        for t in ("customers", "offers", "redemptions")
+    }
+    everyone = pa.table({"customer_id": [c["customer_id"] for c in tables["customers"]]})
+    got = engine.candidates(SqlQuery(eligible_sql(), {"as_of": day}), everyone)
+    redeemed = {
+        (r["customer_id"], r["offer_id"]) for r in tables["redemptions"] if r["redeemed_date"] < day
+    }
+    expected = {
+        (c["customer_id"], o["offer_id"])
+        for c in tables["customers"]
+        if c["signup_date"] is None or c["signup_date"] <= day
+        for o in tables["offers"]
+        if o["start_date"] <= day <= o["end_date"]
+        and o["target_business_type"] in (None, c["business_type"])
+        and (c["customer_id"], o["offer_id"]) not in redeemed
+    }
+    pairs = list(zip(got["customer_id"].to_pylist(), got["offer_id"].to_pylist(), strict=True))
+    assert len(pairs) == len(set(pairs)) and set(pairs) == expected and expected
+
+
 def test_size_is_the_smallest_that_keeps_the_target() -> None:
     s = Settings(top_k=2, candidate_recall_target=0.75, max_candidates_per_customer=50)
     # 8 positives: ranks 1, 1, 2, 3, 5, 9, 40 and one never eligible (0).
