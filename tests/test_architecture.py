@@ -26,3 +26,42 @@ def test_every_registered_engine_name_is_a_setting_and_back() -> None:
     from offerrank.engines.registry import REGISTRY
 
     assert tuple(REGISTRY) == ENGINE_NAMES
+
+
+DOC = ROOT / "docs" / "architecture.md"
+
+
+def test_the_guide_names_the_engine_operations_of_the_protocol() -> None:
+    import inspect
+    import re
+
+    from offerrank.engines.base import Engine
+
+    section = DOC.read_text().split("## The engine interface", 1)[1]
+    listed = section.split("data:", 1)[1].split("(this list", 1)[0]
+    named = re.findall(r"`(\w+)`", listed)
+    methods = [
+        name
+        for name, member in inspect.getmembers(Engine, inspect.isfunction)
+        if not name.startswith("_")
+    ]
+    assert sorted(named) == sorted(methods)
+
+
+def test_the_guide_s_layer_table_is_the_declared_layering() -> None:
+    import re
+
+    from offerrank.config import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in declared["contracts"] if c["type"] == "layers")["layers"]
+    expected = [
+        sorted(package.strip().removeprefix("offerrank.") for package in layer.split("|"))
+        for layer in layers
+    ]
+    table = DOC.read_text().split("| layer | packages | what they are |", 1)[1]
+    rows = [line for line in table.splitlines() if re.match(r"\| \d+ \|", line)]
+    # | n | `a` \| `b` | what they are |: the packages are the cells between the first two
+    # and the last (an escaped bar separates packages of one layer)
+    documented = [sorted(re.findall(r"`(\w+)`", "|".join(row.split("|")[2:-2]))) for row in rows]
+    assert documented == expected
