@@ -68,8 +68,9 @@ def _metrics(db: str, day: str) -> dict[str, float]:
 
 
 def _patched(monkeypatch: pytest.MonkeyPatch, change: Callable[[DailyShift], DailyShift]) -> None:
-    def patched(run: Any, model: Any) -> DailyShift:
-        return change(calibration.daily_shift(run, model))
+    def patched(run: Any, model: Any) -> tuple[DailyShift, Any]:
+        shift, evaluation = calibration.daily_shift(run, model)
+        return change(shift), evaluation
 
     monkeypatch.setattr(rank_step, "daily_shift", patched)
 

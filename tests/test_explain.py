@@ -101,15 +101,15 @@ def test_sample_holds_every_top_pair_of_its_customers_whatever_the_partitions() 
     rank = rank_within_customer(cust, offer, rng.random(cust.size))
     sizes = samples.SampleSizes(explain=400, importance=50, drift=300, top_k=5)
     one = _sample(cust, offer, rank, sizes, 1)
-    top = one["explain"].filter(one["explain_top"])
-    assert one["explain"].num_rows == 400 and len(set(_pairs(one["explain"]))) == 400
+    top = one.explain.filter(one.explain_top)
+    assert one.explain.num_rows == 400 and len(set(_pairs(one.explain))) == 400
     assert 0 < top.num_rows <= 200 and max(top.column("rank").to_pylist()) <= 5
     chosen = set(top.column("customer_id").to_pylist())
     assert top.num_rows == 5 * len(chosen)  # all five top pairs of every chosen customer
     for parts in (2, 3, 7):
         other = _sample(cust, offer, rank, sizes, parts)
-        for kind in ("explain", samples.IMPORTANCE, samples.DRIFT):
-            assert _pairs(other[kind]) == _pairs(one[kind]), (parts, kind)
+        for kind in ("explain", "importance", "drift"):
+            assert _pairs(getattr(other, kind)) == _pairs(getattr(one, kind)), (parts, kind)
 
 
 @settings(max_examples=60, deadline=None)
@@ -128,15 +128,15 @@ def test_sample_invariants(
     rank = rank_within_customer(cust, offer, np.random.default_rng(seed).random(cust.size))
     sizes = samples.SampleSizes(explain=size, importance=10, drift=20, top_k=top_k)
     found = _sample(cust, offer, rank, sizes, parts, seed)
-    explain = found["explain"]
+    explain = found.explain
     assert explain.num_rows == min(size, cust.size) == len(set(_pairs(explain)))
-    top = explain.filter(found["explain_top"])
+    top = explain.filter(found.explain_top)
     assert top.num_rows <= size // 2 and all(r <= top_k for r in top.column("rank").to_pylist())
     for c in set(top.column("customer_id").to_pylist()):  # a chosen customer's tops are all there
         assert top.column("customer_id").to_pylist().count(c) == np.count_nonzero(
             (cust == c) & (rank <= top_k)
         )
-    assert found[samples.DRIFT].num_rows == min(20, cust.size)
+    assert found.drift.num_rows == min(20, cust.size)
 
 
 def test_run_persists_a_sample_with_top_ranked_pairs(world: Path) -> None:

@@ -129,7 +129,7 @@ def test_retrieval_pool_scores_and_lists_are_identical(engines, tiny_settings: S
     """The first stage's ranks, the pool and everything `rank_partition` returns for it
     (served lists, samples) are the same on both engines, whatever their partitions."""
     from offerrank.ranking import samples
-    from offerrank.ranking.partition import RankJob, rank_partition
+    from offerrank.ranking.partition import RankJob, partition_stats, rank_partition
     from offerrank.ranking.retrieval import first_stage_of, positives_of, retrieval_query
     from offerrank.training.train import train_models
 
@@ -161,9 +161,7 @@ def test_retrieval_pool_scores_and_lists_are_identical(engines, tiny_settings: S
         for out in engine.rank_partitions(retrieval, parts, partial(rank_partition, job=job)):
             kind = out.column("kind")
             recs.append(out.filter(pa.compute.equal(kind, "rec")))
-            pool += pa.compute.sum(
-                out.filter(pa.compute.equal(kind, "pool")).column("rank")
-            ).as_py()
+            pool += partition_stats(out).pairs
             for k in samples.SAMPLE_KINDS:
                 found = out.filter(pa.compute.equal(kind, k))
                 kept[k] = [samples.bounded([*kept[k], found], k, job.sizes)]
@@ -172,7 +170,11 @@ def test_retrieval_pool_scores_and_lists_are_identical(engines, tiny_settings: S
         return (
             pa.concat_tables(recs).sort_by(keys),
             pool,
-            {k: chosen[k].sort_by(keys) for k in ("explain", samples.IMPORTANCE, samples.DRIFT)},
+            {
+                "explain": chosen.explain.sort_by(keys),
+                "importance": chosen.importance.sort_by(keys),
+                "drift": chosen.drift.sort_by(keys),
+            },
         )
 
     recs, pool, chosen = lists_and_samples(duck, 1)

@@ -55,16 +55,22 @@ def first_scored_day(run_date: date, settings: Settings) -> date:
 class DailyShift:
     """The shift served today (fitted on `window`, the evaluation window) and the one
     the same rule served on the window's first day (fitted on `before`, the mature week
-    then), which the evaluation of `window` is scored with; and the window's labelled
-    impressions with their features, which the evaluation reads rather than reading and
-    featurizing them again (None without a positive: nothing to fit or evaluate)."""
+    then), which the evaluation of `window` is scored with."""
 
     window: Window
     before: Window
     served: float
     measured: float
-    rows: pa.Table | None = None
-    data: LabelledSet | None = None
+
+
+@dataclass(frozen=True)
+class EvaluationSet:
+    """The evaluation window's labelled impressions and their features as of each shown
+    date: read and featurised once, for the served shift and for the evaluate step."""
+
+    window: Window
+    rows: pa.Table
+    data: LabelledSet
 
 
 def labelled_with_features(
@@ -102,17 +108,18 @@ def shift_of(model: Ranker, data: LabelledSet | None) -> float:
     return fit_shift(model.raw_log_odds(data.X) + model.log_odds_shift, data.y)
 
 
-def daily_shift(run: Run, model: ActiveModel) -> DailyShift:
+def daily_shift(run: Run, model: ActiveModel) -> tuple[DailyShift, EvaluationSet | None]:
+    """Today's shift and its out-of-sample twin, and the evaluation window's labelled
+    impressions they were fitted on (None without a positive: nothing to fit or
+    evaluate)."""
     s = run.settings
     window = evaluation_window(model, s.eval_days, last_mature_day(run.run_date, s))
     before = measured_week(window, s)
     found, earlier = labelled_with_features(run.engine, window, before, feature_set=model.features)
-    rows, data = found if found is not None else (None, None)
-    return DailyShift(
+    shift = DailyShift(
         window,
         before,
-        served=shift_of(model.model, data),
+        served=shift_of(model.model, found[1] if found is not None else None),
         measured=shift_of(model.model, earlier[1] if earlier is not None else None),
-        rows=rows,
-        data=data,
     )
+    return shift, None if found is None else EvaluationSet(window, *found)

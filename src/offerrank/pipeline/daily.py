@@ -100,8 +100,8 @@ def _steps(run: Run, log: StepLog, on_step: Callable[[str], None] | None) -> Non
     trained = step("train", lambda: train(run, loaded.plan))
     retrieval = step("candidates", lambda: candidates(run, trained))
     ranked = step("rank", lambda: rank(run, loaded, trained, retrieval))
-    step("explain", lambda: explain(run, trained, ranked))
-    step("drift", lambda: drift(run, loaded.plan, trained, ranked))
+    step("explain", lambda: explain(run, trained, ranked.samples))
+    step("drift", lambda: drift(run, loaded.plan, trained, ranked.samples))
     step("evaluate", lambda: evaluate_step(run, trained, ranked))
 
 

@@ -16,6 +16,7 @@ from datetime import date
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from offerrank.config import Settings
 from offerrank.delivery.attribution import LeafTables, served_contributions
@@ -27,7 +28,30 @@ from offerrank.ranking.rank import rank_within_customer
 from offerrank.ranking.serving import served_top_k
 from offerrank.training.models import Ranker
 
-REC, POOL = "rec", "pool"  # the served lists; one summary row (pairs in the partition)
+REC, STATS = "rec", "stats"  # the served lists; one row of the partition's statistics
+
+
+@dataclass(frozen=True)
+class PartitionStats:
+    """What a partition reports besides its rows: the pairs it scored and the seconds its
+    reasons took."""
+
+    pairs: int
+    reasons_seconds: float
+
+    def __add__(self, other: PartitionStats) -> PartitionStats:
+        return PartitionStats(
+            self.pairs + other.pairs, self.reasons_seconds + other.reasons_seconds
+        )
+
+
+def partition_stats(out: pa.Table) -> PartitionStats:
+    """The statistics of the partitions whose output rows are `out` (summed)."""
+    stats = out.filter(pc.equal(out.column("kind"), STATS))
+    return PartitionStats(
+        int(pc.sum(stats.column("pairs")).as_py() or 0),
+        float(pc.sum(stats.column("reasons_seconds")).as_py() or 0.0),
+    )
 
 
 @dataclass(frozen=True)
@@ -51,8 +75,8 @@ class RankJob:
 
 def output_schema(columns: tuple[str, ...] = FEATURE_COLUMNS) -> pa.Schema:
     """One table for every kind of row `rank_partition` returns (`kind` tells them apart;
-    a served row has no features, a sample row no propensity or reasons; the one POOL row
-    holds the partition's pair count in `rank` and its seconds spent on reasons in `score`)."""
+    a served row has no features, a sample row no propensity or reasons; the one STATS row
+    has only `pairs` and `reasons_seconds`, read back by `partition_stats`)."""
     return pa.schema(
         [
             ("kind", pa.string()),
@@ -63,6 +87,8 @@ def output_schema(columns: tuple[str, ...] = FEATURE_COLUMNS) -> pa.Schema:
             ("propensity", pa.float64()),
             ("sample_key", pa.float64()),
             ("reason_codes", pa.string()),
+            ("pairs", pa.int64()),
+            ("reasons_seconds", pa.float64()),
             *[(name, pa.float64()) for name in columns],
         ]
     )
@@ -91,8 +117,8 @@ def rank_partition(pool: pa.Table, job: RankJob) -> pa.Table:
         _rows(REC, served.column("customer_id").to_numpy(), served_offers,
               served.column("rank").to_numpy(), served.column("score").to_numpy(),
               job.columns, propensity=served.column("propensity").to_numpy(), reasons=reasons),
-        _rows(POOL, np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([pool.num_rows]),
-              np.array([seconds]), job.columns),
+        _rows(STATS, np.zeros(1, np.int64), np.zeros(1, np.int64), None, None, job.columns,
+              stats=PartitionStats(pool.num_rows, seconds)),
     ]  # fmt: skip
     for kind, (rows, keys) in samples.candidates(cust, offer, ranks, job.sizes, s.seed).items():
         parts.append(
@@ -150,14 +176,15 @@ def _rows(
     kind: str,
     cust: np.ndarray,
     offer: np.ndarray,
-    rank: np.ndarray,
-    score: np.ndarray,
+    rank: np.ndarray | None,
+    score: np.ndarray | None,
     features: tuple[str, ...],
     *,
     propensity: np.ndarray | None = None,
     keys: np.ndarray | None = None,
     X: np.ndarray | None = None,
     reasons: pa.Array | None = None,
+    stats: PartitionStats | None = None,
 ) -> pa.Table:
     n = cust.size
     nulls = pa.nulls(n, pa.float64())
@@ -165,11 +192,13 @@ def _rows(
         "kind": pa.repeat(pa.scalar(kind, pa.string()), n),
         "customer_id": cust.astype(np.int64),
         "offer_id": offer.astype(np.int64),
-        "rank": np.asarray(rank, dtype=np.int64),
-        "score": np.asarray(score, dtype=np.float64),
+        "rank": pa.nulls(n, pa.int64()) if rank is None else np.asarray(rank, dtype=np.int64),
+        "score": nulls if score is None else np.asarray(score, dtype=np.float64),
         "propensity": nulls if propensity is None else propensity.astype(np.float64),
         "sample_key": nulls if keys is None else keys.astype(np.float64),
         "reason_codes": pa.nulls(n, pa.string()) if reasons is None else reasons,
+        "pairs": pa.nulls(n, pa.int64()) if stats is None else pa.array([stats.pairs] * n),
+        "reasons_seconds": nulls if stats is None else pa.array([stats.reasons_seconds] * n),
     }
     for j, name in enumerate(features):
         columns[name] = nulls if X is None else X[:, j]

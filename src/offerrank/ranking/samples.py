@@ -88,7 +88,18 @@ def _smallest_customers(customer: np.ndarray, key: np.ndarray, n: int) -> np.nda
     return ids[_smallest(key[first], n)]
 
 
-def select(samples: dict[str, pa.Table], sizes: SampleSizes) -> dict[str, pa.Table]:
+@dataclass(frozen=True)
+class Samples:
+    """The scored pairs the explain and drift steps read: rows with keys, rank within the
+    customer, score and the model's features."""
+
+    explain: pa.Table  # top-ranked pairs of whole customers, then random pairs
+    explain_top: pa.Array  # per explain row: drawn from the top-K stratum
+    importance: pa.Table  # uniform: global importance
+    drift: pa.Table  # uniform (`drift_sample`): drift and typical values
+
+
+def select(samples: dict[str, pa.Table], sizes: SampleSizes) -> Samples:
     """The run's samples from every partition's candidates (`sample_key` column):
     explanations (TOP then RANDOM rows, at most `explain`), importance and drift."""
     top = samples[TOP]
@@ -120,12 +131,12 @@ def select(samples: dict[str, pa.Table], sizes: SampleSizes) -> dict[str, pa.Tab
     free = rand.filter(pa.array([p not in taken for p in pairs], pa.bool_()))
     free = free.take(_smallest(free.column("sample_key").to_numpy(), sizes.explain - len(taken)))
     explain = pa.concat_tables([chosen_top.sort_by("customer_id"), free])
-    return {
-        "explain": explain,
-        "explain_top": pa.array([True] * chosen_top.num_rows + [False] * free.num_rows, pa.bool_()),
-        IMPORTANCE: _keep(samples[IMPORTANCE], sizes.importance),
-        DRIFT: _keep(samples[DRIFT], sizes.drift),
-    }
+    return Samples(
+        explain=explain,
+        explain_top=pa.array([True] * chosen_top.num_rows + [False] * free.num_rows, pa.bool_()),
+        importance=_keep(samples[IMPORTANCE], sizes.importance),
+        drift=_keep(samples[DRIFT], sizes.drift),
+    )
 
 
 def _keep(table: pa.Table, n: int) -> pa.Table:

@@ -22,8 +22,8 @@ from offerrank.monitoring.drift import dataset_drift, feature_drift_from_profile
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.load import Plan
-from offerrank.pipeline.steps.rank import Ranked
 from offerrank.pipeline.steps.train import Trained
+from offerrank.ranking.samples import Samples
 from offerrank.store import outputs
 from offerrank.store.read import models, monitoring
 
@@ -32,8 +32,8 @@ NEAR_CONSTANT = 0.99  # share of the pairs holding one value
 BY_RULE = {"business_type_match": "retrieval keeps only offers meant for the customer's type"}
 
 
-def drift(run: Run, plan: Plan, trained: Trained, ranked: Ranked) -> Done[None]:
-    feats = ranked.drift  # a uniform hash sample of the scored pairs (drift_sample)
+def drift(run: Run, plan: Plan, trained: Trained, samples: Samples) -> Done[None]:
+    feats = samples.drift  # a uniform hash sample of the scored pairs (drift_sample)
     if feats.num_rows == 0:
         return Done(None, "no scoring features today (no candidates)", skipped=True)
     s, version = run.settings, trained.model.version

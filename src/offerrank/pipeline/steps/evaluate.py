@@ -50,8 +50,8 @@ def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, 
     values["unit_costs"] = costs.code
     run.notes.append(("warning: " if costs.source != "feed" else "") + costs.detail)
     window, delta = ranked.shift.window, ranked.shift.measured
-    rows, data = ranked.shift.rows, ranked.shift.data  # read and featurized by the rank step
-    if rows is None or data is None:
+    evaluation = ranked.evaluation  # read and featurised once, by the rank step
+    if evaluation is None:
         run.put_metrics(values)
         return Done(
             values,
@@ -60,6 +60,7 @@ def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, 
         )
     # Keyed by the days that hold impressions, not the window's edges: a window moved by a
     # day without impressions at either end evaluates the same rows (weekly coupon books).
+    rows, data = evaluation.rows, evaluation.data
     shown = rows.column("as_of")
     held = Window(pc.min(shown).as_py(), pc.max(shown).as_py())
     key = evaluation_fingerprint(run, trained, held, delta)

@@ -18,15 +18,15 @@ from offerrank.monitoring.explain import (
 )
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import Done
-from offerrank.pipeline.steps.rank import Ranked
 from offerrank.pipeline.steps.train import Trained
+from offerrank.ranking.samples import Samples
 from offerrank.store import outputs
 
 
-def explain(run: Run, trained: Trained, ranked: Ranked) -> Done[None]:
+def explain(run: Run, trained: Trained, samples: Samples) -> Done[None]:
     """Contributions of the rank step's explanation sample (top-ranked pairs included),
     importance over its uniform sample, typical values over its drift sample."""
-    sample = ranked.explain
+    sample = samples.explain
     if sample.num_rows == 0:
         with run.outputs() as con:
             outputs.replace_explanations(con, run.day, {})
@@ -36,10 +36,10 @@ def explain(run: Run, trained: Trained, ranked: Ranked) -> Done[None]:
     columns = trained.model.features.columns
     X = feature_matrix(sample, columns)
     contrib = contributions(model, X)
-    importance = global_importance(model, feature_matrix(ranked.importance, columns))
-    typical = typical_values(feature_matrix(ranked.drift, columns))
+    importance = global_importance(model, feature_matrix(samples.importance, columns))
+    typical = typical_values(feature_matrix(samples.drift, columns))
     n, f = X.shape[0], len(columns)
-    top = ranked.explain_top.to_numpy(zero_copy_only=False)
+    top = samples.explain_top.to_numpy(zero_copy_only=False)
     cust = sample.column("customer_id").to_numpy()
     offer = sample.column("offer_id").to_numpy()
     pairs = pa.table(

@@ -15,31 +15,36 @@ import pyarrow.compute as pc
 from offerrank.delivery.attribution import leaf_tables_of
 from offerrank.engines.base import Retrieval
 from offerrank.monitoring.metrics_lists import diversity_mean, diversity_terms
-from offerrank.pipeline.calibration import DailyShift, daily_shift
+from offerrank.pipeline.calibration import DailyShift, EvaluationSet, daily_shift
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.load import Loaded
 from offerrank.pipeline.steps.train import Trained
 from offerrank.progress import progress_task
 from offerrank.ranking import samples
-from offerrank.ranking.partition import POOL, REC, RankJob, rank_partition
+from offerrank.ranking.partition import (
+    REC,
+    PartitionStats,
+    RankJob,
+    partition_stats,
+    rank_partition,
+)
 from offerrank.store import outputs
 from offerrank.training.calibration import shifted
 
 
 @dataclass(frozen=True)
 class Ranked:
-    """What the later steps need of the scored pool: its samples (rows with keys, rank
-    within the customer, score and features) and the lists' size and quality."""
+    """What the later steps need of the day's ranking: the samples of scored pairs
+    (explain, drift), the lists' size and quality, the calibration shift and the
+    evaluation window's impressions it was fitted on (evaluate)."""
 
-    explain: pa.Table
-    explain_top: pa.Array  # per explain row: drawn from the top-K stratum
-    importance: pa.Table
-    drift: pa.Table
+    samples: samples.Samples
     pool_pairs: int
     recommendations: int
     list_quality: dict[str, float | None]
     shift: DailyShift
+    evaluation: EvaluationSet | None
 
 
 def partitions_for(run: Run, loaded: Loaded) -> int:
@@ -65,7 +70,7 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
     if compiled:
         run.notes.append(compiled)
     # Scores at the redemption rate of the newest mature week (`pipeline/calibration.py`).
-    shift = daily_shift(run, model)
+    shift, evaluation = daily_shift(run, model)
     run.put_metrics({"calibration_shift_served": shift.served})
     job = RankJob(
         shifted(model.model, shift.served), s, run.run_date, sizes, active,
@@ -74,8 +79,7 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
     )  # fmt: skip
     parts = partitions_for(run, loaded)
     kept: dict[str, list[pa.Table]] = {kind: [] for kind in samples.SAMPLE_KINDS}
-    pool_pairs = written = 0
-    reasons_seconds = 0.0
+    stats, written = PartitionStats(0, 0.0), 0
     offers: set[int] = set()
     div_terms: list[np.ndarray] = []
     customers_served = 0
@@ -87,9 +91,7 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
             advance(1, f"partition {i + 1} of {parts}")
             kind = out.column("kind")
             recs = out.filter(pc.equal(kind, REC))
-            summary = out.filter(pc.equal(kind, POOL))
-            pool_pairs += int(pc.sum(summary.column("rank")).as_py() or 0)
-            reasons_seconds += float(pc.sum(summary.column("score")).as_py() or 0.0)
+            stats += partition_stats(out)
             written += recs.num_rows
             outputs.append_recommendations(con, run.day, model.version, recs)
             offers.update(recs.column("offer_id").to_pylist())
@@ -102,13 +104,13 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
                 kept[k] = [samples.bounded([*kept[k], out.filter(pc.equal(kind, k))], k, sizes)]
         run.put_metrics(
             {
-                "candidate_pool_size": pool_pairs,
+                "candidate_pool_size": stats.pairs,
                 "customers_with_candidates": customers_served,
                 "recommendations_written": written,
                 "customers_with_recommendations": customers_served,
                 "top_k": s.top_k,
                 "partitions": parts,
-                "duration_reasons_s": reasons_seconds,
+                "duration_reasons_s": stats.reasons_seconds,
             }
         )
     chosen = samples.select({k: v[0] for k, v in kept.items()}, sizes)
@@ -116,20 +118,11 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
         "coverage": len(offers) / len(active) if len(active) else None,
         "diversity": diversity_mean(div_terms),
     }
-    ranked = Ranked(
-        chosen["explain"],
-        chosen["explain_top"],
-        chosen[samples.IMPORTANCE],
-        chosen[samples.DRIFT],
-        pool_pairs,
-        written,
-        quality,
-        shift,
-    )
+    ranked = Ranked(chosen, stats.pairs, written, quality, shift, evaluation)
     if loaded.facts.active_offers == 0:
         return Done(ranked, "no active offers on this date: 0 recommendations written")
     return Done(
         ranked,
-        f"{written} recommendations for {customers_served} customers from {pool_pairs} candidate"
+        f"{written} recommendations for {customers_served} customers from {stats.pairs} candidate"
         f" pairs in {parts} partition{'s' if parts > 1 else ''} (model {model.version})",
     )
