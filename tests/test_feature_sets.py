@@ -240,3 +240,44 @@ def test_a_refused_model_of_the_new_set_does_not_retrain_every_day(
     assert result.ok and result.metrics.get("model_trained", 0) == 0
     features = np.array(sorted(_explained(settings.db_path, WEDNESDAY)))
     assert set(features) == set(CONTRACT_FEATURES)
+
+
+def test_a_date_rerun_on_another_set_keeps_the_first_model(settings: Settings) -> None:
+    """The same date retrained on `history` is another version: the contract model stays
+    in the registry, and the two are compared on the same impressions."""
+    assert run_daily(settings, MONDAY).ok
+    (first,) = _served(settings.db_path, MONDAY)
+    history = settings.model_copy(update={"feature_set": "history"})
+    assert run_daily(history, MONDAY).ok
+    (second,) = _served(settings.db_path, MONDAY)
+    assert second.startswith(MONDAY.isoformat()) and second.endswith("-history")
+    with sqlite3.connect(settings.db_path) as con:
+        versions = {v for (v,) in con.execute("SELECT model_version FROM model_registry")}
+        decision = con.execute(
+            "SELECT detail FROM model_events WHERE model_version = ? AND event != 'trained'",
+            (second,),
+        ).fetchone()[0]
+    assert versions == {first, second}
+    assert decision.startswith("promoted: validation AUC") and first in decision
+
+
+def test_a_rollback_by_hand_is_not_retrained_for_the_feature_set(
+    settings: Settings,
+) -> None:
+    from offerrank.store import outputs
+    from offerrank.training.registry import activate
+
+    assert run_daily(settings, MONDAY).ok
+    (first,) = _served(settings.db_path, MONDAY)
+    history = settings.model_copy(update={"feature_set": "history"})
+    assert run_daily(history, TUESDAY).ok
+    assert _served(settings.db_path, TUESDAY) != {first}
+    with sqlite3.connect(settings.db_path) as con:
+        activate(con, first)
+        with con:
+            outputs.record_model_event(
+                con, outputs.ModelEvent(at="t", model_version=first, event="activated")
+            )
+    result = run_daily(history, WEDNESDAY)
+    assert result.ok and result.metrics["retrained"] == 0
+    assert _served(settings.db_path, WEDNESDAY) == {first}

@@ -31,7 +31,9 @@ if shutil.which("java") is None:
 def spark():
     from offerrank.engines.spark.session import get_spark
 
-    session = get_spark()
+    # The tiny world needs little: a small heap keeps the JVM from growing to half the
+    # machine (its default) on a shared CI machine, where the kernel may kill it.
+    session = get_spark(conf={"spark.driver.memory": "2g"})
     yield session
     session.stop()
 

@@ -83,8 +83,9 @@ HISTORY: tuple[Feature, ...] = (
     Feature("offer_age_days", _OFFER_HISTORY, grain="offer"),
 )
 
-# Registration: append `Feature("name", sql="file_stem")` to add a feature; a named set
-# below (or `FeatureSet.plus`) chooses which ones a model uses.
+# A further feature: declare it as `Feature("name", sql="file_stem", grain=...)` and add
+# it to a named set of `FEATURE_SETS` below (a model trains on a named set, the setting
+# `feature_set`). `FEATURES`, the default set, stays the contract's 22.
 FEATURES: tuple[Feature, ...] = CONTRACT
 
 
@@ -132,6 +133,11 @@ FEATURE_SETS: dict[str, FeatureSet] = dict(
     )
 )
 ALL_FEATURES: dict[str, Feature] = {f.name: f for f in CONTRACT + HISTORY}
+
+
+def set_name(feature_set: FeatureSet) -> str:
+    """The name of a named set, `custom` for any other (a bench's subset)."""
+    return next((n for n, s in FEATURE_SETS.items() if s.columns == feature_set.columns), "custom")
 
 
 def feature_set_named(columns: list[str] | tuple[str, ...]) -> FeatureSet:

@@ -24,6 +24,7 @@ from offerrank.features.registry import feature_matrix
 from offerrank.monitoring.explain import UNITS, contributions, method_of
 from offerrank.store.db import connect
 from offerrank.store.migrations import migrate
+from offerrank.store.read import metrics
 from offerrank.training.calibration import shifted
 from offerrank.training.models import sigmoid
 from offerrank.training.registry import ActiveModel, features_of, load_version
@@ -133,19 +134,18 @@ def _vectors(
     offers: list[int], version: str,
 ) -> list[PairVector]:  # fmt: skip
     """Stored vectors where sampled, the others computed in one batch."""
-    names = features_of(con, version).columns
+    try:
+        names = features_of(con, version).columns
+    except ValueError as exc:
+        raise OfferrankError(f"model {version} cannot be explained by this version: {exc}") from exc
     found = {o: _stored(con, run_date.isoformat(), customer, o, names) for o in offers}
     todo = [o for o, v in found.items() if v is None]
     if todo:
         model = load_version(con, version)
         # scored as the run served: with its daily calibration shift (pipeline/calibration.py)
-        served = con.execute(
-            "SELECT value FROM run_metrics WHERE run_date = ?"
-            " AND metric = 'calibration_shift_served'",
-            (run_date.isoformat(),),
-        ).fetchone()
+        served = metrics.value_of(con, run_date.isoformat(), "calibration_shift_served")
         if served is not None:
-            model = replace(model, model=shifted(model.model, float(served[0])))
+            model = replace(model, model=shifted(model.model, float(served)))
         found.update({v.offer_id: v for v in _computed(settings, run_date, customer, todo, model)})
     return [found[o] for o in offers]  # type: ignore[misc]
 

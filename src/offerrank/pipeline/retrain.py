@@ -1,7 +1,9 @@
 """When to retrain: on the scheduled weekday, without a usable model, after drift, and when
 the data says so.
 
-The data says so when (checked in this order, the first reason found is recorded):
+The configured feature set (`feature_set`) differs from the active model's, once (see
+`_features_changed`). The data says so when (checked in this order, the first reason
+found is recorded):
 - enough new mature labelled impressions arrived after the model's window
   (`retrain_new_data_share` of the impressions it was trained and validated on);
 - history inside the model's window changed since it was trained: an update, delete or
@@ -63,15 +65,18 @@ def _features_changed(
     con: sqlite3.Connection, active: ActiveModel, settings: Settings
 ) -> str | None:
     """The model's features are not the configured set's (`feature_set`): a model keeps
-    serving on its own features until a retrain replaces it, which this asks for, once:
-    after a model of the configured set was refused at promotion, the other triggers
-    (the schedule, drift, new data) decide, not every run."""
+    serving on its own features until a retrain replaces it, which this asks for once.
+    After a model of the configured set was trained since the active one took over (and
+    refused), or when the active one was made active by hand (a rollback), the other
+    triggers (the schedule, drift, new data) decide, not every run."""
     wanted = FEATURE_SETS[settings.feature_set].columns
     own = tuple(active.sidecar.get("feature_columns") or CONTRACT_FEATURES)
     if own == wanted:
         return None
-    refused = models.refused_sidecars_since(con, str(active.sidecar.get("trained_for", "")))
-    if any(tuple(side.get("feature_columns") or ()) == wanted for side in refused):
+    how, trained = models.since_taking_over(con, active.version)
+    if how == "activated":
+        return None
+    if any(tuple(side.get("feature_columns") or ()) == wanted for side in trained):
         return None
     added = [c for c in wanted if c not in own]
     dropped = [c for c in own if c not in wanted]

@@ -18,7 +18,7 @@ import numpy as np
 from offerrank.config import Settings
 from offerrank.engines.base import Engine
 from offerrank.errors import RunError
-from offerrank.features.registry import CONTRACT_FEATURES, FEATURE_SETS
+from offerrank.features.registry import CONTRACT_FEATURES, FEATURE_SETS, set_name
 from offerrank.training.calibration import fit_shift
 from offerrank.training.dataset import Split, TrainingData, build_training_data
 from offerrank.training.models import (
@@ -44,9 +44,13 @@ class TrainResult:
     logistic: LogisticModel  # the linear model over the contract's 22: retrieval's first stage
 
 
-def model_version(run_date: date, kind: str) -> str:
+def model_version(run_date: date, kind: str, feature_set: str = "contract") -> str:
+    """`2026-02-16-lgbm`; a model of another feature set than the contract's carries its
+    name (`2026-02-16-lgbm-history`), so that a date retrained on another set never
+    replaces the model of the first under the same version."""
     short = "lgbm" if kind == "lightgbm" else "lr"
-    return f"{run_date.isoformat()}-{short}"
+    suffix = "" if feature_set == "contract" else f"-{feature_set}"
+    return f"{run_date.isoformat()}-{short}{suffix}"
 
 
 def train_models(
@@ -129,7 +133,13 @@ def fit_models(data: TrainingData, run_date: date, settings: Settings) -> TrainR
     }
     scores = {m.kind: predict_proba(m, va.X) for m in (lr, lgbm)}
     return TrainResult(
-        winner, model_version(run_date, winner.kind), sidecar, data, metrics, scores, first_stage
+        winner,
+        model_version(run_date, winner.kind, set_name(data.feature_set)),
+        sidecar,
+        data,
+        metrics,
+        scores,
+        first_stage,
     )
 
 

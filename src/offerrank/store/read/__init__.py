@@ -1,9 +1,11 @@
-"""The store's read API: every query of the run's own tables (and of the input tables'
-bookkeeping) that the pipeline, the API and the exports ask, by table family.
+"""The store's read API: the queries of the run's own tables (and of the input tables'
+bookkeeping) that the steps, the retrain policy, the HTTP API and the exports ask, by
+table family.
 
-`store.outputs` owns the writes; this package owns the reads. Steps, the HTTP API and the
-delivery code call these functions instead of writing SQL (an import-linter contract
-forbids them `sqlite3`), so a table's columns are named in these two places only.
+`store.outputs` owns the writes; this package owns these reads. Steps, the HTTP API and
+the delivery code call these functions instead of writing SQL (an import-linter contract
+forbids them `sqlite3`). Still outside it: `pipeline.status`, the model registry's own
+module (`training.registry`) and `monitoring.explain_pair`.
 
 - `runs`: the run log (`pipeline_runs`): the step list, a date's latest run, the newest
   complete run, stale `running` rows.
@@ -11,5 +13,7 @@ forbids them `sqlite3`), so a table's columns are named in these two places only
 - `models`: `model_registry` and `model_events`.
 - `monitoring`: `drift_reference`, `candidate_recall_days`, `evaluation_cache`.
 - `recommendations`: what a date served.
+- `offers`: an offer's details (its product, discount, validity).
 - `inputs`: the contract tables' state as a model records it, and dated counts.
+- `snapshot`: the HTTP API's read-only connection, one snapshot per request.
 """

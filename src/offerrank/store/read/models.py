@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
 
 
 def registered_count(con: sqlite3.Connection) -> int:
     return int(con.execute("SELECT COUNT(*) FROM model_registry").fetchone()[0])
 
 
-def refused_sidecars_since(con: sqlite3.Connection, day: str) -> list[dict[str, Any]]:
-    """The sidecars of the models refused at promotion on or after date `day`."""
+def since_taking_over(con: sqlite3.Connection, version: str) -> tuple[str | None, list[dict]]:
+    """How `version` became the active model (its newest `promoted` or `activated` event;
+    None when no event says) and the sidecars of the models trained after that event, in
+    the order of the events (a backfill of older dates comes after too)."""
+    found = con.execute(
+        "SELECT rowid, event FROM model_events WHERE model_version = ?"
+        " AND event IN ('promoted', 'activated') ORDER BY rowid DESC LIMIT 1",
+        (version,),
+    ).fetchone()
+    if found is None:
+        return None, []
     rows = con.execute(
         "SELECT r.sidecar_json FROM model_events AS e"
         " JOIN model_registry AS r ON r.model_version = e.model_version"
-        " WHERE e.event = 'refused' AND e.run_date >= ?",
-        (day,),
+        " WHERE e.event = 'trained' AND e.rowid > ? ORDER BY e.rowid",
+        (found[0],),
     ).fetchall()
-    return [json.loads(r[0]) for r in rows]
+    return str(found[1]), [json.loads(r[0]) for r in rows]
 
 
 def replaced_by(con: sqlite3.Connection, version: str) -> str | None:

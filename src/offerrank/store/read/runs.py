@@ -1,8 +1,8 @@
 """The run log (`pipeline_runs`): one row per step per run.
 
 `RUN_STEPS` is the one declaration of a daily run's steps, in order: the pipeline runs
-them, `status` and the HTTP API read the log by them. A run is *complete* when every step
-of its latest attempt succeeded or was skipped.
+them, and the HTTP API and a backfill's "already done" read the log by them. A run is
+*complete* when every step of its latest attempt succeeded or was skipped.
 """
 
 from __future__ import annotations
