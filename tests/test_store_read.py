@@ -84,3 +84,21 @@ def test_running_rows_and_live_processes(con: sqlite3.Connection) -> None:
     assert runs.process_alive(os.getpid())
     assert not runs.process_alive(2**22 + 12345)  # above the kernel's pid range
     assert [r[2] for r in runs.newest_rows(con, 10)] == ["running", "success"]
+
+
+def test_the_reads_of_status(con: sqlite3.Connection) -> None:
+    """Newest runs first (of one date when asked), each date's newest run, a run's notes."""
+    _run(con, "a", "2026-02-16", _all())
+    _run(con, "b", "2026-02-17", {"load": "failed"})
+    _run(con, "c", "2026-02-16", {"load": "success"})
+    outputs.replace_run_notes(con, "2026-02-17", "b", ["warning: thin labels", "a note"])
+    assert [r[:2] for r in runs.recent_runs(con, 5)] == [
+        ("c", "2026-02-16"), ("b", "2026-02-17"), ("a", "2026-02-16")
+    ]  # fmt: skip
+    assert [r[0] for r in runs.recent_runs(con, 5, "2026-02-16")] == ["c", "a"]
+    assert [r[0] for r in runs.recent_runs(con, 1)] == ["c"]
+    assert runs.latest_run_of_each_date(con) == {"2026-02-16": "c", "2026-02-17": "b"}
+    assert [s[1] for s in runs.steps_of_runs(con, ["b", "c"])] == ["load", "load"]
+    notes = runs.notes_of(con, ["b"])
+    assert [n[0] for n in notes] == ["b", "b"] and notes[0][1] == "warning"
+    assert runs.notes_of(con, []) == []

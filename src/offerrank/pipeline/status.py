@@ -14,9 +14,7 @@ from typing import Any
 from offerrank.config import Settings
 from offerrank.store.db import connect_readonly, table_exists
 from offerrank.store.read import metrics
-
-PROBLEM = ("failed", "interrupted", "running")
-
+from offerrank.store.read import runs as run_log
 
 # The run figures `status` shows beside the steps (with their intervals when measured).
 FIGURES = (
@@ -46,7 +44,7 @@ class RunStatus:
 
 
 def _overall(statuses: list[str]) -> str:
-    return next((p for p in PROBLEM if p in statuses), "success")
+    return next((p for p in run_log.PROBLEMS if p in statuses), "success")
 
 
 def recent_runs(settings: Settings, last: int = 5, run_date: date | None = None) -> list[RunStatus]:
@@ -58,26 +56,11 @@ def recent_runs(settings: Settings, last: int = 5, run_date: date | None = None)
     try:
         if not table_exists(con, "pipeline_runs"):
             return []
-        where, params = ("WHERE run_date = ?", [run_date.isoformat()]) if run_date else ("", [])
-        runs = con.execute(
-            f"SELECT run_id, run_date, MIN(started_at), MAX(rowid) AS last_row"
-            f" FROM pipeline_runs {where} GROUP BY run_id ORDER BY last_row DESC LIMIT ?",
-            (*params, last),
-        ).fetchall()
+        runs = run_log.recent_runs(con, last, run_date.isoformat() if run_date else None)
         ids = [r[0] for r in runs]
-        marks = ", ".join("?" * len(ids))
-        steps = con.execute(
-            "SELECT run_id, step, status, started_at, finished_at, duration_s, detail"
-            f" FROM pipeline_runs WHERE run_id IN ({marks}) ORDER BY rowid",
-            ids,
-        ).fetchall()
+        steps = run_log.steps_of_runs(con, ids)
         figures, warnings = _figures(con, [r[1] for r in runs]), _warnings(con, ids)
-        latest_of = dict(
-            con.execute(
-                "SELECT run_date, run_id FROM pipeline_runs WHERE rowid IN"
-                " (SELECT MAX(rowid) FROM pipeline_runs GROUP BY run_date)"
-            ).fetchall()
-        )
+        latest_of = run_log.latest_run_of_each_date(con)
     finally:
         con.close()
     by_run: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
@@ -85,7 +68,7 @@ def recent_runs(settings: Settings, last: int = 5, run_date: date | None = None)
     for row in steps:
         by_run[row[0]].append(dict(zip(names, row[1:], strict=True)))
     result = []
-    for rid, day, started, _ in runs:
+    for rid, day, started in runs:
         overall = _overall([s["status"] for s in by_run[rid]])
         latest = rid == latest_of.get(day)  # a date's metrics are its latest run's
         shown = figures.get(day, {}) if overall == "success" and latest else {}
@@ -106,14 +89,8 @@ def _figures(con: Any, days: list[str]) -> dict[str, dict[str, float]]:
 
 def _warnings(con: Any, run_ids: list[str]) -> dict[str, list[str]]:
     """The warnings each run recorded."""
-    if not run_ids or not table_exists(con, "run_notes"):
-        return {}
     out: dict[str, list[str]] = {}
-    for run_id, level, note in con.execute(
-        f"SELECT run_id, level, note FROM run_notes WHERE run_id IN"
-        f" ({', '.join('?' * len(run_ids))}) ORDER BY rowid",
-        run_ids,
-    ):
+    for run_id, level, note in run_log.notes_of(con, run_ids):
         out.setdefault(run_id, [])
         if level == "warning":
             out[run_id].append(note)

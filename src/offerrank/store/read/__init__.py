@@ -4,8 +4,8 @@ table family.
 
 `store.outputs` owns the writes; this package owns these reads. Steps, the HTTP API and
 the delivery code call these functions instead of writing SQL (an import-linter contract
-forbids them `sqlite3`). Still outside it: `pipeline.status`, the model registry's own
-module (`training.registry`) and `monitoring.explain_pair`.
+forbids them `sqlite3`). Still outside it: the model registry's own module
+(`training.registry`) and `monitoring.explain_pair`'s reads of the explanations.
 
 - `runs`: the run log (`pipeline_runs`): the step list, a date's latest run, the newest
   complete run, stale `running` rows.

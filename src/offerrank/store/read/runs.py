@@ -1,8 +1,9 @@
 """The run log (`pipeline_runs`): one row per step per run.
 
 `RUN_STEPS` is the one declaration of a daily run's steps, in order: the pipeline runs
-them, and the HTTP API and a backfill's "already done" read the log by them. A run is
-*complete* when every step of its latest attempt succeeded or was skipped.
+them, and the HTTP API and a backfill's "already done" read the log by them (`status`
+shows whatever steps a run logged). A run is *complete* when every step of its latest
+attempt succeeded or was skipped.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import os
 import sqlite3
 from typing import Any
+
+from offerrank.store.db import table_exists
 
 RUN_STEPS: tuple[str, ...] = ("load", "train", "candidates", "rank", "explain", "drift", "evaluate")
 # Steps renamed since older stores were written: a log row under the former name counts.
@@ -114,4 +117,50 @@ def newest_rows(con: sqlite3.Connection, limit: int) -> list[tuple[Any, ...]]:
     return con.execute(
         "SELECT run_id, run_date, status, pid FROM pipeline_runs ORDER BY rowid DESC LIMIT ?",
         (limit,),
+    ).fetchall()
+
+
+def recent_runs(
+    con: sqlite3.Connection, last: int, day: str | None = None
+) -> list[tuple[str, str, str | None]]:
+    """(run_id, run_date, first started_at) of the `last` newest runs (of `day` only, when
+    given), newest first."""
+    where, params = ("WHERE run_date = ?", [day]) if day else ("", [])
+    rows = con.execute(
+        f"SELECT run_id, run_date, MIN(started_at), MAX(rowid) AS last_row"
+        f" FROM pipeline_runs {where} GROUP BY run_id ORDER BY last_row DESC LIMIT ?",
+        (*params, last),
+    ).fetchall()
+    return [(str(r[0]), str(r[1]), r[2]) for r in rows]
+
+
+def steps_of_runs(con: sqlite3.Connection, run_ids: list[str]) -> list[tuple[Any, ...]]:
+    """(run_id, step, status, started_at, finished_at, duration_s, detail) of the runs, in
+    the order they were logged."""
+    marks = ", ".join("?" * len(run_ids))
+    return con.execute(
+        "SELECT run_id, step, status, started_at, finished_at, duration_s, detail"
+        f" FROM pipeline_runs WHERE run_id IN ({marks}) ORDER BY rowid",
+        run_ids,
+    ).fetchall()
+
+
+def latest_run_of_each_date(con: sqlite3.Connection) -> dict[str, str]:
+    """Each run date's newest run id (whose metrics are the date's)."""
+    return dict(
+        con.execute(
+            "SELECT run_date, run_id FROM pipeline_runs WHERE rowid IN"
+            " (SELECT MAX(rowid) FROM pipeline_runs GROUP BY run_date)"
+        ).fetchall()
+    )
+
+
+def notes_of(con: sqlite3.Connection, run_ids: list[str]) -> list[tuple[str, str, str]]:
+    """(run_id, level, note) of the notes the runs recorded, in order."""
+    if not run_ids or not table_exists(con, "run_notes"):
+        return []
+    return con.execute(
+        f"SELECT run_id, level, note FROM run_notes WHERE run_id IN"
+        f" ({', '.join('?' * len(run_ids))}) ORDER BY rowid",
+        run_ids,
     ).fetchall()
