@@ -3,6 +3,7 @@ run, the run that wrote a date's lists, stale `running` rows."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -102,3 +103,33 @@ def test_the_reads_of_status(con: sqlite3.Connection) -> None:
     notes = runs.notes_of(con, ["b"])
     assert [n[0] for n in notes] == ["b", "b"] and notes[0][1] == "warning"
     assert runs.notes_of(con, []) == []
+
+
+def test_what_was_trained_since_a_model_took_over(con: sqlite3.Connection) -> None:
+    from offerrank.store.read import models
+
+    def register(version: str, columns: list[str]) -> None:
+        con.execute(
+            "INSERT INTO model_registry (model_version, model_type, trained_for, artifact_path,"
+            " sha256, is_active, created_at, sidecar_json)"
+            " VALUES (?, 'lr', '2026-02-16', 'x', 'x', 0, 't', ?)",
+            (version, json.dumps({"feature_columns": columns})),
+        )
+
+    def event(version: str, kind: str) -> None:
+        outputs.record_model_event(
+            con, outputs.ModelEvent(at="t", model_version=version, event=kind)
+        )
+
+    register("old", ["a"])
+    register("new", ["a", "b"])
+    # a store whose active model has no event: every training counts
+    event("new", "trained")
+    assert models.since_taking_over(con, "old") == (None, [{"feature_columns": ["a", "b"]}])
+    event("old", "promoted")
+    assert models.since_taking_over(con, "old") == ("promoted", [])
+    event("new", "trained")
+    event("new", "refused")
+    assert models.since_taking_over(con, "old")[1] == [{"feature_columns": ["a", "b"]}]
+    event("old", "activated")
+    assert models.since_taking_over(con, "old") == ("activated", [])

@@ -12,22 +12,21 @@ def registered_count(con: sqlite3.Connection) -> int:
 
 def since_taking_over(con: sqlite3.Connection, version: str) -> tuple[str | None, list[dict]]:
     """How `version` became the active model (its newest `promoted` or `activated` event;
-    None when no event says) and the sidecars of the models trained after that event, in
-    the order of the events (a backfill of older dates comes after too)."""
+    None when no event says, as in a store older than the events) and the sidecars of the
+    models trained after that event (after none: every one), in the order of the events
+    (a backfill of older dates comes after too)."""
     found = con.execute(
         "SELECT rowid, event FROM model_events WHERE model_version = ?"
         " AND event IN ('promoted', 'activated') ORDER BY rowid DESC LIMIT 1",
         (version,),
     ).fetchone()
-    if found is None:
-        return None, []
     rows = con.execute(
         "SELECT r.sidecar_json FROM model_events AS e"
         " JOIN model_registry AS r ON r.model_version = e.model_version"
         " WHERE e.event = 'trained' AND e.rowid > ? ORDER BY e.rowid",
-        (found[0],),
+        (found[0] if found else 0,),
     ).fetchall()
-    return str(found[1]), [json.loads(r[0]) for r in rows]
+    return (str(found[1]) if found else None), [json.loads(r[0]) for r in rows]
 
 
 def replaced_by(con: sqlite3.Connection, version: str) -> str | None:
