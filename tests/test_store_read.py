@@ -62,7 +62,7 @@ def test_a_failed_rerun_makes_the_date_incomplete_but_keeps_its_complete_run(
 ) -> None:
     _run(con, "a", "2026-02-16", _all())
     _run(con, "b", "2026-02-16", {"load": "success", "train": "success", "candidates": "failed"})
-    assert runs.latest_run_id(con, "2026-02-16") == "b"
+    assert runs.newest_run(con, "2026-02-16") == ("b", "2026-02-16")
     assert not runs.date_completed(con, "2026-02-16")
     assert runs.latest_complete_run(con) == ("2026-02-16", "a")  # what the API serves
     assert runs.newest_run(con) == ("b", "2026-02-16")

@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from offerrank.config import Settings
-from offerrank.features.registry import CONTRACT_FEATURES
 from offerrank.monitoring.metrics_bootstrap import paired_auc_difference
 from offerrank.monitoring.metrics_rank import auc
 from offerrank.training.dataset import LabelledSet
-from offerrank.training.registry import ActiveModel
+from offerrank.training.registry import ActiveModel, columns_of
 from offerrank.training.train import TrainResult
 
 
@@ -64,7 +63,7 @@ def decide(result: TrainResult, incumbent: ActiveModel | None, settings: Setting
     # The incumbent is judged on the same rows through its own columns, which the new
     # model's validation set holds when the new set only adds features.
     columns = result.data.feature_set.columns
-    own = incumbent.sidecar.get("feature_columns") or list(CONTRACT_FEATURES)
+    own = columns_of(incumbent.sidecar)
     if not set(own) <= set(columns):
         return Decision(
             True, f"promoted: {incumbent.version} uses other features and cannot be compared"

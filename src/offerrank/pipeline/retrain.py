@@ -24,10 +24,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from offerrank.config import Settings
-from offerrank.features.registry import CONTRACT_FEATURES, FEATURE_SETS
+from offerrank.features.registry import FEATURE_SETS
 from offerrank.store.read import inputs, metrics, models, recommendations
 from offerrank.training.dataset import last_mature_day
-from offerrank.training.registry import ActiveModel
+from offerrank.training.registry import ActiveModel, columns_of
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -70,13 +70,13 @@ def _features_changed(
     refused), or when the active one was made active by hand (a rollback), the other
     triggers (the schedule, drift, new data) decide, not every run."""
     wanted = FEATURE_SETS[settings.feature_set].columns
-    own = tuple(active.sidecar.get("feature_columns") or CONTRACT_FEATURES)
+    own = columns_of(active.sidecar)
     if own == wanted:
         return None
     how, trained = models.since_taking_over(con, active.version)
     if how == "activated":
         return None
-    if any(tuple(side.get("feature_columns") or ()) == wanted for side in trained):
+    if any(columns_of(side) == wanted for side in trained):
         return None
     added = [c for c in wanted if c not in own]
     dropped = [c for c in own if c not in wanted]

@@ -43,10 +43,6 @@ class RunStatus:
         return asdict(self)
 
 
-def _overall(statuses: list[str]) -> str:
-    return next((p for p in run_log.PROBLEMS if p in statuses), "success")
-
-
 def recent_runs(settings: Settings, last: int = 5, run_date: date | None = None) -> list[RunStatus]:
     """The `last` most recent runs (of `run_date` only, when given), failures first.
 
@@ -69,7 +65,7 @@ def recent_runs(settings: Settings, last: int = 5, run_date: date | None = None)
         by_run[row[0]].append(dict(zip(names, row[1:], strict=True)))
     result = []
     for rid, day, started in runs:
-        overall = _overall([s["status"] for s in by_run[rid]])
+        overall = run_log.overall_status([s["status"] for s in by_run[rid]])
         latest = rid == latest_of.get(day)  # a date's metrics are its latest run's
         shown = figures.get(day, {}) if overall == "success" and latest else {}
         result.append(

@@ -17,11 +17,11 @@ from offerrank.store.db import Connection
 from offerrank.store.read import inputs, metrics, recommendations
 from offerrank.store.read.runs import (
     DONE,
-    PROBLEMS,
     RUN_STEPS,
     latest_complete_run,
     newest_rows,
     newest_run,
+    overall_status,
     process_alive,
     recommendations_run_id,
     steps_of,
@@ -117,10 +117,6 @@ def customer_offers(
     }
 
 
-def _status(statuses: list[str]) -> str:
-    return next((p for p in PROBLEMS if p in statuses), "success")
-
-
 def run_summary(con: Connection, run_date: str | None) -> dict[str, Any]:
     """The newest run (of `run_date`, when given): status, step timings, headline metrics."""
     row = newest_run(con, run_date)
@@ -134,7 +130,7 @@ def run_summary(con: Connection, run_date: str | None) -> dict[str, Any]:
     return {
         "run_date": day,
         "run_id": run_id,
-        "status": _status([s[1] for s in steps]),
+        "status": overall_status([s[1] for s in steps]),
         "complete": bool(steps) and steps[-1][0] == RUN_STEPS[-1] and steps[-1][1] in DONE,
         "model_version": model,
         "steps": [dict(zip(names, s, strict=True)) for s in steps],

@@ -23,6 +23,12 @@ from offerrank.store.outputs import ModelRow, register_model, set_active_model
 from offerrank.training.models import Ranker, artifact_name, load_model, write_text
 
 
+def columns_of(sidecar: dict[str, Any]) -> tuple[str, ...]:
+    """A model's feature columns, in its input order, from its sidecar: the contract's 22
+    for a model saved before feature sets were recorded."""
+    return tuple(sidecar.get("feature_columns") or CONTRACT_FEATURES)
+
+
 @dataclass
 class ActiveModel:
     version: str
@@ -33,7 +39,7 @@ class ActiveModel:
     def features(self) -> FeatureSet:
         """The features the model was trained on, in its input order (the contract's 22
         for a model saved before feature sets were recorded)."""
-        return feature_set_named(self.sidecar.get("feature_columns") or CONTRACT_FEATURES)
+        return feature_set_named(columns_of(self.sidecar))
 
 
 class ArtifactProblem(OfferrankError):
@@ -193,5 +199,4 @@ def features_of(con: sqlite3.Connection, version: str) -> FeatureSet:
     row = con.execute(
         "SELECT sidecar_json FROM model_registry WHERE model_version = ?", (version,)
     ).fetchone()
-    columns = json.loads(row[0]).get("feature_columns") if row else None
-    return feature_set_named(columns or CONTRACT_FEATURES)
+    return feature_set_named(columns_of(json.loads(row[0]) if row else {}))

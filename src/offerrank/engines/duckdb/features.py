@@ -95,7 +95,7 @@ def compute_features(
     query = query_pairs(pairs)
     with staged(con, query, params, plan):
         result = read_arrow(con, ASSEMBLY, params)
-        extras = _extras(con, feature_set, params)
+        extras = extra_features(con, feature_set, params, query.num_rows)
     return _in_input_order(query, result, extras, feature_set)
 
 
@@ -140,11 +140,11 @@ def pool_features(
         kept = con.sql(sql, params={**bound, "per_customer": per_customer}).to_arrow_table()
         # Numbered afresh (0..m-1): the extras run on the kept pairs and align by row_id.
         kept = kept.set_column(0, "row_id", pa.array(np.arange(kept.num_rows, dtype=np.int64)))
-        extras: list[pa.Table] = []
+        extras: dict[str, pa.ChunkedArray] = {}
         if feature_set.extras:
             con.unregister(QUERY_TABLE)
             con.register(QUERY_TABLE, kept.select(["row_id", *KEY_COLUMNS]))
-            extras = _extras(con, feature_set, params)
+            extras = extra_features(con, feature_set, params, kept.num_rows)
     features = _in_input_order(kept, kept, extras, feature_set)
     return features.append_column("first_stage", kept.column("first_stage")).append_column(
         "retrieval_rank", kept.column("retrieval_rank")
@@ -162,32 +162,36 @@ def _first_stage(first_stage: FirstStage, template: str) -> tuple[str, dict[str,
     return template.format(score=score), bound
 
 
-def _extras(
-    con: duckdb.DuckDBPyConnection, feature_set: FeatureSet, params: dict[str, int]
-) -> list[pa.Table]:
-    """Each file of the set's extra features, run once on the current `query_pairs`."""
-    return [
-        ordered_by_row_id(read_arrow(con, stem, params, package))
-        for package, stem in feature_set.files()
-    ]
+def extra_features(
+    con: duckdb.DuckDBPyConnection, feature_set: FeatureSet, params: dict[str, int], n: int
+) -> dict[str, pa.ChunkedArray]:
+    """Each extra feature of the set by name, in row_id order of the current `query_pairs`
+    (`n` rows): each file run once; ValueError unless a file gives one row per row_id."""
+    out: dict[str, pa.ChunkedArray] = {}
+    for (package, stem), features in feature_set.files().items():
+        result = read_arrow(con, stem, params, package)
+        ordered = ordered_by_row_id(result)
+        row_id = ordered.column("row_id").to_numpy()
+        if row_id.size != n or not np.array_equal(row_id, np.arange(row_id.size)):
+            raise ValueError(
+                f"{stem}.sql must return exactly one row per requested row_id"
+                f" ({result.num_rows} rows for {n} requested)"
+            )
+        out.update({f.name: ordered.column(f.name).cast(pa.float64()) for f in features})
+    return out
 
 
 def _in_input_order(
-    query: pa.Table, result: pa.Table, extras: list[pa.Table], feature_set: FeatureSet
+    query: pa.Table,
+    result: pa.Table,
+    extras: dict[str, pa.ChunkedArray],
+    feature_set: FeatureSet,
 ) -> pa.Table:
     """Keys straight from the input; features put back at their input position (row_id)."""
     core = [f.name for f in feature_set.features if f.sql is None]
     ordered = ordered_by_row_id(result.select(["row_id", *core]))
     columns = {name: ordered.column(name) for name in core}
-    for extra, ((_, stem), features) in zip(extras, feature_set.files().items(), strict=True):
-        row_id = extra.column("row_id").to_numpy()
-        if row_id.size != query.num_rows or not np.array_equal(row_id, np.arange(row_id.size)):
-            raise ValueError(
-                f"{stem}.sql must return exactly one row per requested row_id"
-                f" ({extra.num_rows} rows for {query.num_rows} requested)"
-            )
-        for feature in features:
-            columns[feature.name] = extra.column(feature.name).cast(pa.float64())
+    columns.update(extras)
     schema = feature_schema(feature_set)
     arrays = [query.column(c) for c in KEY_COLUMNS] + [columns[n] for n in feature_set.columns]
     return pa.Table.from_arrays(arrays, schema=schema)

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from offerrank.engines import queries
-from offerrank.engines.duckdb.features import staged
+from offerrank.engines.duckdb.features import extra_features, staged
 from offerrank.engines.duckdb.sql import read_arrow
 from offerrank.engines.grid import (
     CUSTOMER_FEATURES,
@@ -34,10 +34,8 @@ from offerrank.engines.grid import (
 from offerrank.features.plans import ASSEMBLY, SINGLE_PLAN, check_parameters
 from offerrank.features.registry import (
     DEFAULT_FEATURES,
-    Feature,
     FeatureSet,
     constant_dates,
-    ordered_by_row_id,
     query_pairs,
 )
 
@@ -69,13 +67,7 @@ def grid_inputs(
     query = query_pairs(spec)
     with staged(con, query, params, SINGLE_PLAN):
         rows = read_arrow(con, ASSEMBLY, params).sort_by("row_id")
-        extras = {
-            f.name: column
-            for (package, stem), features in feature_set.files().items()
-            for f, column in _columns(
-                read_arrow(con, stem, params, package), features, spec.num_rows, stem
-            )
-        }
+        extras = extra_features(con, feature_set, params, spec.num_rows)
         window = con.sql(
             "SELECT customer_id, n_lines, usual_discount, tier1_purchase_ratio,"
             " tier2_purchase_ratio, tier3_purchase_ratio FROM customer_window"
@@ -98,25 +90,15 @@ def grid_inputs(
         redeemed = con.sql(queries.GRID_REDEEMED, params={"as_of": as_of}).to_arrow_table()
     finally:
         con.unregister("grid_scope")
-    by_offer = _stack([extras[n][n_c:] for n in extra_names(feature_set, "offer")], n_o)
-    by_customer = _stack([extras[n][:n_c] for n in extra_names(feature_set, "customer")], n_c)
-    day, types = _offers(as_of, lookback_days, active, offers, rows.slice(n_c), by_offer)
-    day = GridDay(day.as_of, day.lookback_days, day.offers, feature_set)
+    values = {name: column.to_numpy() for name, column in extras.items()}
+    by_offer = _stack([values[n][n_c:] for n in extra_names(feature_set, "offer")], n_o)
+    by_customer = _stack([values[n][:n_c] for n in extra_names(feature_set, "customer")], n_c)
+    offer_table, types = _offers(active, offers, rows.slice(n_c), by_offer)
+    day = GridDay(as_of, lookback_days, offer_table, feature_set)
     return day, _customers(
         day, types, customers, people, rows.slice(0, n_c), window, category, bought, redeemed,
         by_customer,
     )  # fmt: skip
-
-
-def _columns(
-    result: pa.Table, features: tuple[Feature, ...], n: int, stem: str
-) -> list[tuple[Feature, np.ndarray]]:
-    """Each feature's column of an extra's result, in spec-batch (row_id) order."""
-    ordered = ordered_by_row_id(result)
-    row_id = ordered.column("row_id").to_numpy()
-    if row_id.size != n or not np.array_equal(row_id, np.arange(n)):
-        raise ValueError(f"{stem}.sql must return exactly one row per requested row_id")
-    return [(f, ordered.column(f.name).to_numpy().astype(np.float64)) for f in features]
 
 
 def _stack(columns: list[np.ndarray], n: int) -> np.ndarray:
@@ -153,13 +135,8 @@ def _codes(values: list[object]) -> dict[object, int]:
 
 
 def _offers(
-    as_of: date,
-    lookback_days: int,
-    active: np.ndarray,
-    keys: pa.Table,
-    rows: pa.Table,
-    extra: np.ndarray,
-) -> tuple[GridDay, _Codes]:
+    active: np.ndarray, keys: pa.Table, rows: pa.Table, extra: np.ndarray
+) -> tuple[GridOffers, _Codes]:
     if not np.array_equal(keys.column("offer_id").to_numpy(), active):
         raise ValueError("offer_keys does not hold exactly the active offers")
     if not np.array_equal(rows.column("offer_id").to_numpy(), active):
@@ -185,7 +162,7 @@ def _offers(
         n_products=len(products),
         extra=extra,
     )
-    return GridDay(as_of, lookback_days, offers), _Codes(categories, products, types)
+    return offers, _Codes(categories, products, types)
 
 
 def _positions(known: np.ndarray, ids: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:

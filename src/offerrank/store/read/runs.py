@@ -34,14 +34,6 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def latest_run_id(con: sqlite3.Connection, day: str) -> str | None:
-    """The id of the newest run of date `day`."""
-    row = con.execute(
-        "SELECT run_id FROM pipeline_runs WHERE run_date = ? ORDER BY rowid DESC LIMIT 1", (day,)
-    ).fetchone()
-    return None if row is None else str(row[0])
-
-
 def step_statuses(con: sqlite3.Connection, run_id: str) -> dict[str, str]:
     """Each step of a run with its status (the last row of a step wins)."""
     rows = con.execute("SELECT step, status FROM pipeline_runs WHERE run_id = ?", (run_id,))
@@ -56,10 +48,16 @@ def is_complete(statuses: dict[str, str]) -> bool:
     )
 
 
+def overall_status(statuses: list[str]) -> str:
+    """A run's status from its steps': its first problem by `PROBLEMS`' order, else
+    success."""
+    return next((p for p in PROBLEMS if p in statuses), "success")
+
+
 def date_completed(con: sqlite3.Connection, day: str) -> bool:
     """Whether the latest run of `day` finished every step."""
-    run_id = latest_run_id(con, day)
-    return run_id is not None and is_complete(step_statuses(con, run_id))
+    newest = newest_run(con, day)
+    return newest is not None and is_complete(step_statuses(con, newest[0]))
 
 
 def latest_complete_run(con: sqlite3.Connection, day: str | None = None) -> tuple[str, str] | None:
