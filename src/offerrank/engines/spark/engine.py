@@ -9,7 +9,6 @@ the SQLite store, or a folder of Parquet files named after the contract tables
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -19,9 +18,22 @@ import pyarrow as pa
 
 from offerrank.config import Settings
 from offerrank.engines import queries
-from offerrank.engines.base import PARTITION_BLOCK, FirstStage, Retrieval, SqlQuery
+from offerrank.engines.base import FirstStage, Retrieval, SqlQuery
 from offerrank.engines.common import SqlEngine
-from offerrank.engines.spark.features import compute_features_spark, number_pairs, spark_features
+from offerrank.engines.grid import grid_supports
+from offerrank.engines.spark.features import (
+    compute_features_spark,
+    number_pairs,
+    release,
+    spark_features,
+)
+from offerrank.engines.spark.grid import grid_partitions
+from offerrank.engines.spark.partitions import (
+    PARTITION,
+    apply_by_partition,
+    each_partition,
+    partition_column,
+)
 from offerrank.engines.spark.session import get_spark
 from offerrank.engines.spark.sql import run_sql
 from offerrank.engines.spark.tables import build_labels, load_parquet, load_store
@@ -107,7 +119,7 @@ class SparkEngine(SqlEngine):
         try:
             return ranked.toArrow().cast(RANKED_SCHEMA)
         finally:
-            ranked.unpersist()
+            release(ranked)
 
     def rank_partitions(
         self,
@@ -115,11 +127,33 @@ class SparkEngine(SqlEngine):
         partitions: int,
         process: Callable[[pa.Table], pa.Table],
     ) -> Iterator[pa.Table]:
-        """The whole day's pool in Spark SQL, then `process` on the executors for each
-        partition of customers (whole blocks of ids, as `partition_of` keeps them); only
-        what `process` returns reaches the driver, one partition at a time."""
+        """`process` on the executors for each partition of customers (whole blocks of
+        ids, as `partition_of` keeps them), over its pool by the grid scorer
+        (`engines.spark.grid`) or, with `scorer = "sql"` or a pair-grain extra feature,
+        by the SQL pool; only what `process` returns reaches the driver, a partition at a
+        time."""
+        s = self.settings
+        if s.scorer == "grid" and grid_supports(retrieval.feature_set):
+            yield from grid_partitions(
+                self.spark,
+                retrieval,
+                self.active_offers(retrieval.eligible.params["as_of"]),
+                partitions,
+                process,
+                lookback_days=s.lookback_days,
+                label_window_days=s.label_window_days,
+            )
+        else:
+            yield from self._sql_partitions(retrieval, partitions, process)
+
+    def _sql_partitions(
+        self,
+        retrieval: Retrieval,
+        partitions: int,
+        process: Callable[[pa.Table], pa.Table],
+    ) -> Iterator[pa.Table]:
+        """The whole day's pool in Spark SQL: every eligible pair featurised, then ranked."""
         from pyspark.sql import functions as F
-        from pyspark.sql.pandas.types import from_arrow_schema
 
         spark, eligible = self.spark, retrieval.eligible
         spark.sql(queries.ALL_CUSTOMERS).createOrReplaceTempView("candidate_scope")
@@ -137,30 +171,15 @@ class SparkEngine(SqlEngine):
             ),
             retrieval.feature_set,
         ).drop("row_id")
-        n = max(partitions, 1)
-        block = F.floor(F.col("customer_id") / PARTITION_BLOCK)
-        keyed = pool.withColumn("partition", F.pmod(F.xxhash64(block), F.lit(n)))
+        keyed = pool.withColumn(PARTITION, partition_column(partitions))
         sample = process(pool_schema(pool).empty_table())
-        schema = from_arrow_schema(sample.schema.append(pa.field("partition", pa.int64())))
-
-        def run(table: pa.Table) -> pa.Table:
-            part = table.column("partition")[0].as_py() if table.num_rows else 0
-            out = process(table.drop_columns(["partition"]))
-            return out.append_column(
-                "partition", pa.repeat(pa.scalar(part, pa.int64()), out.num_rows)
-            )
-
-        with warnings.catch_warnings():
-            # PySpark warns about pandas 3 on every Arrow UDF; only Arrow crosses here.
-            warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
-            result = keyed.groupBy("partition").applyInArrow(run, schema=schema).persist()
         try:
-            for p in range(n):
-                part = result.filter(F.col("partition") == p).drop("partition").toArrow()
-                yield part.cast(sample.schema)
+            result = apply_by_partition(
+                keyed, lambda t: process(t.drop_columns([PARTITION])), sample.schema
+            )
         finally:
-            result.unpersist()
-            pool.unpersist()
+            release(pool)
+        yield from each_partition(result, partitions, sample.schema)
 
     def close(self) -> None:
         if self._spark is not None:

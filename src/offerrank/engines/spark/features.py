@@ -9,6 +9,8 @@ checkpointed so that the stages can be released at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -66,6 +68,64 @@ def choose_plan(query: DataFrame) -> str:
     return plan_for(dates)
 
 
+@contextmanager
+def staged(
+    spark: SparkSession, query: DataFrame, params: dict[str, int], plan: str | None = None
+) -> Iterator[None]:
+    """`query` registered as `query_pairs` and every feature stage built for it as a
+    temp view (cached where DuckDB materialises a table); all released after."""
+    ensure_labels(spark, params["label_window"])
+    # Materialised first: a plan holding a non-deterministic row id never matches a
+    # cached plan (every cached stage above it would be recomputed at each use), and a
+    # large local relation would be copied into, and compared within, every stage's plan.
+    query = query.localCheckpoint(eager=True)
+    query.createOrReplaceTempView(QUERY_TABLE)
+    files = PLAN_FILES[plan or choose_plan(query)]
+    built: list[DataFrame] = []
+    try:
+        for stage in STAGES:
+            frame = run_file(spark, files[stage], params)
+            if stage not in VIEW_STAGES:
+                # Checkpointed, not cached: a later stage reads the view by name, and a
+                # cached plan is reused only when Spark matches the plans, which it failed
+                # to do for stages holding scalar subqueries (each reader recomputed them).
+                frame = frame.localCheckpoint(eager=True)
+                built.append(frame)
+            frame.createOrReplaceTempView(stage)
+        yield
+    finally:
+        for frame in (query, *built):
+            release(frame)
+        for stage in (*STAGES, QUERY_TABLE, queries.ALL_PAIRS):
+            spark.catalog.dropTempView(stage)
+
+
+def release(frame: DataFrame) -> None:
+    """Free what a frame holds: a checkpoint's blocks (`localCheckpoint`), which Spark
+    keeps until the JVM happens to collect the RDD, or a cached frame's cache. A frame
+    computed from a released checkpoint fails rather than reading stale data."""
+    plan = frame._jdf.queryExecution().analyzed()
+    if plan.getClass().getSimpleName() == "LogicalRDD":
+        plan.rdd().unpersist(False)
+    else:
+        frame.unpersist()
+
+
+def assembled(spark: SparkSession, feature_set: FeatureSet, params: dict[str, int]) -> DataFrame:
+    """row_id, keys and the set's features of the staged `query_pairs` (inside `staged`):
+    `pair_features.sql`, joined by row_id to each extra feature's own file."""
+    core = [f.name for f in feature_set.features if f.sql is None]
+    result = run_file(spark, ASSEMBLY, params).select("row_id", *KEY_COLUMNS, *core)
+    for (package, stem), features in feature_set.files().items():
+        extra = run_file(spark, stem, params, package)
+        result = result.join(
+            extra.select("row_id", *[extra[f.name].cast("double").alias(f.name) for f in features]),
+            "row_id",
+            "left",
+        )
+    return result.select("row_id", *KEY_COLUMNS, *feature_set.columns)
+
+
 def spark_features(
     spark: SparkSession,
     query: DataFrame,
@@ -80,48 +140,17 @@ def spark_features(
     `query`; with `then`, the result of that statement over them instead (it reads them as
     `pair_features_all`: the first stage of retrieval).
 
-    `query` comes from `query_frame` or `number_pairs`; the contract tables and
-    `impression_labels` (built with `label_window_days`) must be registered. The result
-    is checkpointed (computed once, lineage cut) and every stage is released, so the
-    caller may run the next batch at once; `unpersist()` it when done.
+    `query` comes from `query_frame` or `number_pairs`; the contract tables must be
+    registered. The result is checkpointed (computed once, lineage cut) and every stage
+    is released, so the caller may run the next batch at once; `release` it when done.
     """
     params = check_parameters(lookback_days, label_window_days)
-    ensure_labels(spark, label_window_days)
-    # Materialised first: a plan holding a non-deterministic row id never matches a
-    # cached plan (every cached stage above it would be recomputed at each use), and a
-    # large local relation would be copied into, and compared within, every stage's plan.
-    query = query.localCheckpoint(eager=True)
-    query.createOrReplaceTempView(QUERY_TABLE)
-    files = PLAN_FILES[plan or choose_plan(query)]
-    built: list[DataFrame] = []
-    try:
-        for stage in STAGES:
-            frame = run_file(spark, files[stage], params)
-            if stage not in VIEW_STAGES:
-                frame = frame.cache()
-                built.append(frame)
-            frame.createOrReplaceTempView(stage)
-        core = [f.name for f in feature_set.features if f.sql is None]
-        result = run_file(spark, ASSEMBLY, params).select("row_id", *KEY_COLUMNS, *core)
-        for (package, stem), features in feature_set.files().items():
-            extra = run_file(spark, stem, params, package)
-            result = result.join(
-                extra.select(
-                    "row_id", *[extra[f.name].cast("double").alias(f.name) for f in features]
-                ),
-                "row_id",
-                "left",
-            )
-        result = result.select("row_id", *KEY_COLUMNS, *feature_set.columns)
+    with staged(spark, query, params, plan):
+        result = assembled(spark, feature_set, params)
         if then is not None:
             result.createOrReplaceTempView(queries.ALL_PAIRS)
             result = run_sql(spark, then.sql, then.params)
         return result.localCheckpoint(eager=True)
-    finally:
-        for frame in built:
-            frame.unpersist()
-        for stage in (*STAGES, QUERY_TABLE, queries.ALL_PAIRS):
-            spark.catalog.dropTempView(stage)
 
 
 def features_to_arrow(features: DataFrame, feature_set: FeatureSet = DEFAULT_FEATURES) -> pa.Table:
@@ -150,4 +179,4 @@ def compute_features_spark(
     try:
         return features_to_arrow(feats, feature_set)
     finally:
-        feats.unpersist()
+        release(feats)
