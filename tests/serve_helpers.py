@@ -64,3 +64,31 @@ def get(
     except urllib.error.HTTPError as err:
         status, raw, kind = err.code, err.read(), err.headers.get("content-type", "")
     return status, json.loads(raw) if raw and "json" in kind else raw.decode()
+
+
+async def asgi_get(app: Any, path: str) -> tuple[int, bytes]:
+    """(status, body) of one GET handed straight to an ASGI app, in this process."""
+    raw, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": raw,
+        "raw_path": raw.encode(),
+        "query_string": query.encode(),
+        "headers": [(b"host", b"test")],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+    }
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])

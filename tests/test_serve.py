@@ -27,7 +27,7 @@ from offerrank.serve.app import ServeConfig, create_app  # noqa: E402
 from offerrank.serve.queries import RUN_STEPS  # noqa: E402
 from offerrank.store.db import connect  # noqa: E402
 from offerrank.store.migrations import migrate  # noqa: E402
-from serve_helpers import free_port, get, server  # noqa: E402
+from serve_helpers import asgi_get, free_port, get, server  # noqa: E402
 
 TOKEN = "s3cret-token-for-tests"
 DAY, FIRST = DAYS[1].isoformat(), DAYS[0].isoformat()
@@ -230,34 +230,7 @@ def test_fast_path_answers_exactly_as_fastapi_would(store: Settings) -> None:
     config = ServeConfig(store.db_path)
     fast, plain = create_app(config), create_app(config, fast_path=False)
     for path in paths:
-        assert asyncio.run(_asgi(fast, path)) == asyncio.run(_asgi(plain, path)), path
-
-
-async def _asgi(app, path: str) -> tuple[int, bytes]:
-    raw, _, query = path.partition("?")
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": raw,
-        "raw_path": raw.encode(),
-        "query_string": query.encode(),
-        "headers": [(b"host", b"test")],
-        "http_version": "1.1",
-        "scheme": "http",
-        "server": ("127.0.0.1", 80),
-        "client": ("127.0.0.1", 1),
-        "root_path": "",
-    }
-    sent: list[dict] = []
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+        assert asyncio.run(asgi_get(fast, path)) == asyncio.run(asgi_get(plain, path)), path
 
 
 def test_a_replaced_store_is_read_from_its_new_file(

@@ -1,9 +1,9 @@
 """The output tables a run writes, and their only writers, by column name.
 
-`store.migrations` creates these tables; every write to them goes through a function
-here, so a table's columns are named in one place and no other module writes SQL against
-it. Each writer leaves the transaction to its caller (`db.transaction`), so that a step
-can make its outputs and its metrics one atomic swap.
+`store.migrations` creates these tables and `store.output_tables` declares them; every
+write to them goes through a function here, so no other module writes SQL against them.
+Each writer leaves the transaction to its caller (`db.transaction`), so that a step can
+make its outputs and its metrics one atomic swap.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from offerrank.store.db import insert_arrow
+from offerrank.store.output_tables import MODEL_EVENTS, RECOMMENDATIONS
 
 EXPLANATION_TABLES = ("explanation_pairs", "explanation_contributions", "feature_importance")
 
@@ -93,16 +94,7 @@ def keep_only_metrics(con: sqlite3.Connection, day: str, names: Sequence[str]) -
 
 
 # -- recommendations ----------------------------------------------------------------------
-RECOMMENDATION_COLUMNS = (
-    "run_date",
-    "customer_id",
-    "offer_id",
-    "rank",
-    "score",
-    "propensity",
-    "model_version",
-    "reason_codes",
-)
+RECOMMENDATION_COLUMNS = tuple(RECOMMENDATIONS.column_names)
 
 
 def clear_recommendations(con: sqlite3.Connection, day: str) -> None:
@@ -307,18 +299,7 @@ class ModelEvent:
     detail: str | None = None
 
 
-MODEL_EVENT_COLUMNS = (
-    "at",
-    "run_date",
-    "model_version",
-    "event",
-    "val_auc",
-    "incumbent_version",
-    "incumbent_auc",
-    "delta_ci_low",
-    "delta_ci_high",
-    "detail",
-)
+MODEL_EVENT_COLUMNS = tuple(MODEL_EVENTS.column_names)
 
 
 def record_model_event(con: sqlite3.Connection, event: ModelEvent) -> None:
