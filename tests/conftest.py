@@ -69,6 +69,18 @@ def two_day_run(tmp_path_factory: pytest.TempPathFactory, tiny_world: Path):
     return s, first, second
 
 
+@pytest.fixture(scope="module")
+def spark():
+    """A local Spark session for one test module (the Spark tests skip without Java)."""
+    from offerrank.engines.spark.session import get_spark
+
+    # The tiny world needs little: a small heap keeps the JVM from growing to half the
+    # machine (its default) on a shared CI machine, where the kernel may kill it.
+    session = get_spark(conf={"spark.driver.memory": "2g"})
+    yield session
+    session.stop()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Load the reliability ledger (its fixture and its end-of-session summary line)."""
     import reliability_ledger

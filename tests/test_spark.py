@@ -28,17 +28,6 @@ if shutil.which("java") is None:
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from offerrank.engines.spark.session import get_spark
-
-    # The tiny world needs little: a small heap keeps the JVM from growing to half the
-    # machine (its default) on a shared CI machine, where the kernel may kill it.
-    session = get_spark(conf={"spark.driver.memory": "2g"})
-    yield session
-    session.stop()
-
-
-@pytest.fixture(scope="module")
 def tiny_settings(tiny_world: Path) -> Settings:
     # the 56-day window: the engines' parity does not need the widened one, which is slow
     return Settings(db_path=tiny_world, history_cache=False, min_train_positives=0)

@@ -3,16 +3,14 @@
 Features, candidates and scoring run as Spark SQL and Spark jobs (the model is broadcast
 and scores on the executors); the rows a step needs whole come back as Arrow. Input is
 the SQLite store, or a folder of Parquet files named after the contract tables
-(`OFFERRANK_SPARK_INPUT`, for data that lives on a cluster's storage).
+(`spark_input` or `OFFERRANK_SPARK_INPUT`, for data that lives on a cluster's storage).
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -24,13 +22,11 @@ from offerrank.engines.common import SqlEngine
 from offerrank.engines.spark.features import compute_features_spark, number_pairs, spark_features
 from offerrank.engines.spark.session import get_spark
 from offerrank.engines.spark.sql import run_sql
-from offerrank.engines.spark.tables import build_labels, load_parquet, load_store
+from offerrank.engines.spark.tables import build_labels, load_input
 from offerrank.features.registry import CONTRACT_FEATURES, DEFAULT_FEATURES, FeatureSet
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-INPUT_ENV = "OFFERRANK_SPARK_INPUT"  # a Parquet folder; unset: read the SQLite store
 
 
 class SparkEngine(SqlEngine):
@@ -51,11 +47,7 @@ class SparkEngine(SqlEngine):
     def load(self, since: date | None = None) -> None:
         s, spark = self.settings, self.spark
         spark.catalog.clearCache()  # whatever an earlier run (or a failed one) left cached
-        folder = os.environ.get(INPUT_ENV)
-        if folder:
-            load_parquet(spark, Path(folder), since=since)
-        else:
-            load_store(spark, s.db_path, since=since)
+        load_input(spark, s, since=since)
         build_labels(spark, s.label_window_days)
 
     def _query(
