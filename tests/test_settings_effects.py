@@ -414,6 +414,7 @@ ELSEWHERE = {
         "test_feature_sets",
         "test_a_changed_feature_set_retrains_and_the_old_model_serves_meanwhile",
     ),
+    "spark_input": ("test_spark_environment", "test_the_input_setting_wins_over_the_variable"),
     "mlflow_tracking_uri": ("test_tracking", "test_a_daily_run_logs_its_training"),
     "mlflow_experiment": ("test_tracking", "test_a_training_is_logged_registered_and_champion"),
     "mlflow_model_name": ("test_tracking", "test_set_champion_moves_the_alias_for_a_rollback"),

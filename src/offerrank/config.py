@@ -168,12 +168,25 @@ class Settings(BaseModel):
     mlflow_model_name: str = Field("offerrank-ranker", description="registered model name")
 
     engine: str = "duckdb"
+    spark_input: str | None = Field(
+        None,
+        description="the Spark engine's input: a folder (or a URI Spark reads, e.g. s3a://...)"
+        " of the contract tables as Parquet, as `offerrank export --partition-by-day` writes"
+        " them; None: $OFFERRANK_SPARK_INPUT, else the SQLite store (docs/spark.md)",
+    )
 
     @field_validator("engine")
     @classmethod
     def _known_engine(cls, v: str) -> str:
         if v not in ENGINE_NAMES:
             raise ValueError(f"engine must be one of {', '.join(ENGINE_NAMES)}, not {v!r}")
+        return v
+
+    @field_validator("spark_input")
+    @classmethod
+    def _named_input(cls, v: str | None) -> str | None:
+        if v is not None and (not v.strip() or v != v.strip()):
+            raise ValueError(f"spark_input must name a folder, without blanks around it, not {v!r}")
         return v
 
     @field_validator("duckdb_memory_limit")

@@ -76,16 +76,27 @@ def export_cmd(
     ctx: typer.Context,
     folder: Path = typer.Argument(..., help="Folder to write one file per contract table."),
     fmt: str = typer.Option("parquet", "--format", help="parquet | csv"),
+    partition_by_day: bool = typer.Option(
+        False,
+        "--partition-by-day",
+        help="Parquet for a Spark cluster: orders, order_items, impressions and redemptions"
+        " as folders partitioned by day (<table>/<date column>=YYYY-MM-DD/).",
+    ),
 ) -> None:
     """Export the store's contract tables to a folder.
 
+    A rerun replaces the export; a failed one leaves the previous export as it was.
+
     Example: offerrank export ./backup --format csv
+    Example: offerrank export ./lake --partition-by-day
     """
     from offerrank.store.io import export_dir
 
     state: State = ctx.obj
     with user_errors(state):
-        summary = export_dir(state.settings().db_path, folder, fmt=fmt)
+        summary = export_dir(
+            state.settings().db_path, folder, fmt=fmt, partition_by_day=partition_by_day
+        )
     emit(state, summary.as_dict(), summary.describe())
 
 

@@ -18,10 +18,20 @@ REGISTRY: dict[str, str] = {
     "spark": "offerrank.engines.spark.engine:SparkEngine",
 }
 assert tuple(REGISTRY) == ENGINE_NAMES, "every engine setting must name a registered engine"
+# name -> "module:function" checking, in a second or so, that the engine can start here
+# (Spark: Java, its master, its settings, its input folder), so that a run on a machine
+# set up wrongly stops with one line before it writes anything.
+PREFLIGHT: dict[str, str] = {
+    "spark": "offerrank.engines.spark.session:preflight",
+}
 
 
 def open_engine(settings: Settings) -> Engine:
-    """A new engine of the configured kind, holding nothing yet (`Engine.load`)."""
+    """A new engine of the configured kind, holding nothing yet (`Engine.load`), once its
+    environment passed its preflight check."""
+    if settings.engine in PREFLIGHT:
+        module, _, function = PREFLIGHT[settings.engine].partition(":")
+        getattr(import_module(module), function)(settings)
     module, _, cls = REGISTRY[settings.engine].partition(":")
     engine: Engine = getattr(import_module(module), cls)(settings)
     return engine

@@ -17,12 +17,14 @@ Appending (the daily feed) never duplicates a row:
 Dates are stored as `YYYY-MM-DD` text (the day of a timestamp), numbers as INTEGER or
 REAL, flags as 0/1. Export writes each contract table, contract columns in contract
 order, as Parquet (default) or CSV; importing the export into an empty store gives
-the same tables.
+the same tables. `partition_by_day` writes the layout a Spark cluster reads instead
+(`store.lake`: a folder per dated table, partitioned by day).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,6 +46,7 @@ from offerrank.store.db import (
 )
 from offerrank.store.feed import ACCEPTED, Skipped, read_table_file, table_files
 from offerrank.store.introspect import store_tables
+from offerrank.store.lake import LakeWriter, lake_select
 from offerrank.store.violations import raise_on_violations
 
 
@@ -98,6 +101,7 @@ class ExportSummary:
     db_path: Path
     folder: Path
     fmt: str
+    partition_by_day: bool = False
     rows: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -105,11 +109,13 @@ class ExportSummary:
             "db_path": str(self.db_path),
             "folder": str(self.folder),
             "format": self.fmt,
+            "partition_by_day": self.partition_by_day,
             "rows": dict(self.rows),
         }
 
     def describe(self) -> str:
-        lines = [f"exported {self.db_path} to {self.folder} as {self.fmt}"]
+        layout = ", dated tables partitioned by day" if self.partition_by_day else ""
+        lines = [f"exported {self.db_path} to {self.folder} as {self.fmt}{layout}"]
         lines += [f"  {name:<12} {n:>9} rows" for name, n in self.rows.items()]
         return "\n".join(lines)
 
@@ -168,33 +174,49 @@ def import_dir(db_path: Path, folder: Path) -> ImportSummary:
 
 
 # -- export -----------------------------------------------------------------------------
-def export_dir(db_path: Path, folder: Path, fmt: str = "parquet") -> ExportSummary:
-    """Write every contract table to `folder` as `<table>.parquet` or `<table>.csv`.
+def export_dir(
+    db_path: Path, folder: Path, fmt: str = "parquet", *, partition_by_day: bool = False
+) -> ExportSummary:
+    """Write every contract table to `folder` as `<table>.parquet` or `<table>.csv`, or
+    with `partition_by_day` in the layout of `store.lake`.
 
     Values are typed as the contract says (dates as `YYYY-MM-DD` text); a store holding
     a value of the wrong type is refused rather than exported in a form that would not
     import. An empty table gets no file (an import refuses empty files). Each file is
-    written beside its final name and then renamed into place.
+    written beside its final name and then renamed into place; it replaces the table's
+    dataset folder of an earlier partitioned export, which a reader would otherwise
+    find beside it.
     """
     db_path, folder = Path(db_path), Path(folder)
     if fmt not in ("parquet", "csv"):
         raise UsageError(f"--format {fmt}: unknown export format (use parquet or csv)")
+    if partition_by_day and fmt != "parquet":
+        raise UsageError(f"--partition-by-day writes Parquet only, not --format {fmt}")
     require_store(db_path)
     missing = [t.name for t in INPUT_TABLES if t.name not in store_tables(db_path)]
     if missing:
         raise StoreError(f"{db_path} lacks contract tables: {', '.join(missing)}")
     folder.mkdir(parents=True, exist_ok=True)
-    summary = ExportSummary(db_path, folder, fmt)
+    summary = ExportSummary(db_path, folder, fmt, partition_by_day)
     with Checker(None) as checker:
         for table in INPUT_TABLES:
             checker.add_store(db_path, table)
         raise_on_violations(checker.check(typing_only=True))
+        if partition_by_day:
+            with LakeWriter(folder) as lake:
+                for table in INPUT_TABLES:
+                    data = checker.duck.sql(lake_select(table)).to_arrow_table()
+                    summary.rows[table.name] = data.num_rows
+                    lake.add(table.name, data)
+            return summary
         for table in INPUT_TABLES:
             data = checker.duck.sql(
                 f"SELECT {output_columns(table)} FROM typed_{table.name} ORDER BY __row"
             ).to_arrow_table()
             final = folder / f"{table.name}.{fmt}"
             summary.rows[table.name] = data.num_rows
+            if (folder / table.name).is_dir():  # a partitioned export's dataset
+                shutil.rmtree(folder / table.name)
             if data.num_rows == 0:  # an empty file would be refused on import
                 final.unlink(missing_ok=True)
                 continue

@@ -3,15 +3,13 @@
 Features, candidates and scoring run as Spark SQL and Spark jobs (the model is broadcast
 and scores on the executors); the rows a step needs whole come back as Arrow. Input is
 the SQLite store, or a folder of Parquet files named after the contract tables
-(`OFFERRANK_SPARK_INPUT`, for data that lives on a cluster's storage).
+(`spark_input` or `OFFERRANK_SPARK_INPUT`, for data that lives on a cluster's storage).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -36,13 +34,11 @@ from offerrank.engines.spark.partitions import (
 )
 from offerrank.engines.spark.session import get_spark
 from offerrank.engines.spark.sql import run_sql
-from offerrank.engines.spark.tables import build_labels, load_parquet, load_store
+from offerrank.engines.spark.tables import build_labels, load_input
 from offerrank.features.registry import CONTRACT_FEATURES, DEFAULT_FEATURES, FeatureSet
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-INPUT_ENV = "OFFERRANK_SPARK_INPUT"  # a Parquet folder; unset: read the SQLite store
 
 
 class SparkEngine(SqlEngine):
@@ -63,11 +59,7 @@ class SparkEngine(SqlEngine):
     def load(self, since: date | None = None) -> None:
         s, spark = self.settings, self.spark
         spark.catalog.clearCache()  # whatever an earlier run (or a failed one) left cached
-        folder = os.environ.get(INPUT_ENV)
-        if folder:
-            load_parquet(spark, Path(folder), since=since)
-        else:
-            load_store(spark, s.db_path, since=since)
+        load_input(spark, s, since=since)
         build_labels(spark, s.label_window_days)
 
     def _query(

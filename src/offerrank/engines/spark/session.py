@@ -5,6 +5,10 @@ machine: few shuffle partitions, quiet logs, no UI), then `OFFERRANK_SPARK_CONF`
 (`key=value` pairs separated by `;`), then the `conf` argument. The master is
 `OFFERRANK_SPARK_MASTER` or `local[2]`, except under spark-submit, whose `--master`
 is left alone.
+
+Before a new session starts, what it needs is checked (`environment`: Java, a standalone
+master that answers; `parse_conf`: the settings), so that each problem is one line;
+`preflight` adds the input folder and runs before a daily run writes anything.
 """
 
 from __future__ import annotations
@@ -13,6 +17,11 @@ import os
 import sys
 import warnings
 from typing import TYPE_CHECKING
+
+from offerrank.config import Settings
+from offerrank.engines.spark.environment import SparkUnavailable, check_master, java_command
+from offerrank.engines.spark.inputs import check_input, spark_input
+from offerrank.errors import UsageError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -40,14 +49,17 @@ LOCAL_DEFAULTS: dict[str, str] = {
 
 
 def parse_conf(text: str) -> dict[str, str]:
-    """`a=1; b=2` as a dict; blank items are ignored, an item without `=` is an error."""
+    """`a=1; b=2` as a dict; blank items are ignored. An item without `=`, or whose key is
+    blank or holds a blank, is a UsageError naming the variable."""
     conf: dict[str, str] = {}
     for item in text.split(";"):
         if not item.strip():
             continue
         key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"{CONF_ENV}: expected key=value, got {item.strip()!r}")
+        if not sep or not key.strip() or len(key.split()) > 1:
+            raise UsageError(
+                f"${CONF_ENV}: expected key=value pairs separated by ';', got {item.strip()!r}"
+            )
         conf[key.strip()] = value.strip()
     return conf
 
@@ -75,6 +87,41 @@ def session_conf(master: str | None, conf: dict[str, str] | None = None) -> dict
     return values
 
 
+def chosen_master() -> tuple[str | None, str]:
+    """The master to start (None: spark-submit chose it) and where it came from."""
+    if under_spark_submit():
+        return None, "spark-submit"
+    if os.environ.get(MASTER_ENV, "").strip():
+        return os.environ[MASTER_ENV].strip(), f"${MASTER_ENV}"
+    return DEFAULT_MASTER, "the default master"
+
+
+def check_session(master: str | None, origin: str) -> None:
+    """What a new session needs: parseable settings, then (unless spark-submit started the
+    JVM) Java and a master that answers."""
+    parse_conf(os.environ.get(CONF_ENV, ""))
+    if master is None:
+        return
+    java_command()
+    check_master(master, origin)
+
+
+def preflight(settings: Settings) -> None:
+    """Everything a Spark run needs, checked in about a second before it writes anything."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise SparkUnavailable(
+            "the Spark engine needs PySpark: pip install 'offerrank[spark]'"
+        ) from None
+
+    if SparkSession.getActiveSession() is None:
+        check_session(*chosen_master())
+    source = spark_input(settings)
+    if source is not None:
+        check_input(source)
+
+
 def get_spark(master: str | None = None, conf: dict[str, str] | None = None) -> SparkSession:
     """The running session, or a new one; the pipeline's steps all share it.
 
@@ -86,8 +133,10 @@ def get_spark(master: str | None = None, conf: dict[str, str] | None = None) -> 
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    if master is None and not under_spark_submit():
-        master = os.environ.get(MASTER_ENV) or DEFAULT_MASTER
+    origin = "the master asked for"
+    if master is None:
+        master, origin = chosen_master()
+    check_session(master, origin)
     if master is not None and master.startswith("local"):
         # Local Python workers must run this interpreter (it has offerrank and LightGBM).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -2,21 +2,26 @@
 
 Input on a cluster is a folder with one Parquet dataset per table (`offerrank export`
 writes `<table>.parquet`; a directory `<table>.parquet/` or `<table>/` of part files
-works too, so shared storage written by any Spark job fits). Small stores can be read
-straight from SQLite through the project's Arrow reader. Either way each column is cast
-exactly as the DuckDB engine casts it (the same expressions, transpiled), so the
-feature SQL sees the same types on both engines.
+works too, so shared storage written by any Spark job fits). A dated table's folder may
+be partitioned hive-style by its day (`offerrank export --partition-by-day`, `store.lake`):
+a run that needs only the lookback window of orders then lists and reads only those
+days. Small stores can be read straight from SQLite through the project's Arrow reader.
+Either way each column is cast exactly as the DuckDB engine casts it (the same
+expressions, transpiled), so the feature SQL sees the same types on both engines.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from offerrank.config import Settings
+from offerrank.engines.spark.inputs import SparkInput, check_input, spark_input
 from offerrank.engines.spark.sql import run_file, run_sql
-from offerrank.errors import ContractViolation
+from offerrank.errors import ContractViolation, UsageError
 from offerrank.store.contract import INPUT_TABLES, Table, typed_select
+from offerrank.store.lake import DAY_COLUMNS
 from offerrank.store.tables import read_store_tables
 
 if TYPE_CHECKING:
@@ -28,6 +33,9 @@ LABELS_VIEW = "impression_labels"
 LABEL_WINDOW_CONF = "offerrank.label_window_days"
 # The Spark type of an all-NULL column when a table has no file (export skips empty tables).
 _EMPTY_TYPE = {"int": "BIGINT", "flag": "INT", "real": "DOUBLE", "text": "STRING", "date": "STRING"}
+# Partition values stay text (`2026-02-16`), as the flat export's dates are: the contract's
+# casts type them, and Spark's inference (DATE, or INT for some values) is not involved.
+_INFERENCE = "spark.sql.sources.partitionColumnTypeInference.enabled"
 # A scoring run needs only the lookback window of orders (as `open_engine(since=...)`).
 _SINCE = {
     "orders": "SELECT * FROM {src} WHERE order_date >= $since",
@@ -53,12 +61,18 @@ def _typed(spark: SparkSession, table: Table, source: DataFrame, since: date | N
     run_sql(spark, sql, params).cache().createOrReplaceTempView(table.name)
 
 
-def _register(spark: SparkSession, raw: dict[str, DataFrame], since: date | None) -> None:
-    """Replace the registered contract tables; labels of the previous tables are stale."""
+def _register(
+    spark: SparkSession,
+    raw: dict[str, DataFrame],
+    since: date | None,
+    pruned: frozenset[str] = frozenset(),
+) -> None:
+    """Replace the registered contract tables; labels of the previous tables are stale.
+    The tables in `pruned` hold only the days from `since` already."""
     for table in INPUT_TABLES:
         if spark.catalog.tableExists(table.name):
             spark.table(table.name).unpersist()
-        _typed(spark, table, raw[table.name], since)
+        _typed(spark, table, raw[table.name], None if table.name in pruned else since)
     spark.conf.unset(LABEL_WINDOW_CONF)
 
 
@@ -67,23 +81,85 @@ def _empty(spark: SparkSession, table: Table) -> DataFrame:
     return spark.sql(f"SELECT {cols} WHERE 1 = 0")
 
 
-def parquet_source(folder: Path, name: str) -> Path | None:
-    """Where table `name` lives under `folder`: `<name>.parquet` (file or folder) or `<name>/`."""
-    for candidate in (folder / f"{name}.parquet", folder / name):
-        if candidate.exists():
-            return candidate
-    return None
+def _entries(spark: SparkSession, location: str) -> dict[str, bool] | None:
+    """The entries of a folder (name: whether it is a folder) through Spark's own file
+    system layer, so that any URI Spark reads is listed; None when it is no folder."""
+    jvm: Any = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(location)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(path) or not fs.getFileStatus(path).isDirectory():
+        return None
+    return {s.getPath().getName(): bool(s.isDirectory()) for s in fs.listStatus(path)}
 
 
-def load_parquet(spark: SparkSession, folder: Path, *, since: date | None = None) -> None:
-    """Register the contract tables of a Parquet folder; a table without data is empty."""
-    raw = {}
-    for table in INPUT_TABLES:
-        path = parquet_source(Path(folder), table.name)
-        raw[table.name] = (
-            spark.read.parquet(str(path)) if path is not None else _empty(spark, table)
+def parquet_source(entries: dict[str, bool], name: str) -> str | None:
+    """Which entry holds table `name`: `<name>.parquet` (file or folder) or `<name>/`."""
+    found = [e for e in (f"{name}.parquet", name) if e in entries]
+    if len(found) > 1:
+        raise ContractViolation(
+            f"{name}: two datasets for one table ({' and '.join(found)}); keep one"
         )
-    _register(spark, raw, since)
+    return found[0] if found else None
+
+
+def load_parquet(spark: SparkSession, folder: Path | str, *, since: date | None = None) -> None:
+    """Register the contract tables of a Parquet folder; a table without data is empty.
+
+    A dated table partitioned by its day is filtered on the partition column, which
+    Spark resolves by listing folders: files of days before `since` are never opened.
+    """
+    location = str(folder).rstrip("/")
+    entries = _entries(spark, location)
+    if entries is None:
+        raise UsageError(f"{location}: no such folder (the Parquet tables to read)")
+    sources = {t.name: parquet_source(entries, t.name) for t in INPUT_TABLES}
+    if not any(sources.values()):
+        raise ContractViolation(
+            f"{location}: no contract tables (expected <table>.parquet files or <table>/"
+            " folders, as offerrank export writes them)"
+        )
+    raw, pruned = {}, set()
+    previous = spark.conf.get(_INFERENCE) or "true"
+    spark.conf.set(_INFERENCE, "false")
+    try:
+        for table in INPUT_TABLES:
+            entry = sources[table.name]
+            if entry is None:
+                raw[table.name] = _empty(spark, table)
+                continue
+            data = spark.read.parquet(f"{location}/{entry}")
+            day = DAY_COLUMNS.get(table.name)
+            if (
+                since is not None
+                and day is not None
+                and table.name in _SINCE
+                and _partitioned_by(spark, location, entry, day)
+            ):
+                data = data.where(data[day] >= since.isoformat())
+                pruned.add(table.name)
+            raw[table.name] = data
+    finally:
+        spark.conf.set(_INFERENCE, previous)
+    _register(spark, raw, since, frozenset(pruned))
+
+
+def _partitioned_by(spark: SparkSession, location: str, entry: str, column: str) -> bool:
+    """Whether a table's folder is partitioned hive-style by `column`."""
+    children = _entries(spark, f"{location}/{entry}") or {}
+    return any(name.startswith(f"{column}=") for name, is_dir in children.items() if is_dir)
+
+
+def load_input(spark: SparkSession, settings: Settings, *, since: date | None = None) -> None:
+    """Register the contract tables from where the settings say (`inputs.spark_input`)."""
+    source: SparkInput | None = spark_input(settings)
+    if source is None:
+        load_store(spark, settings.db_path, since=since)
+        return
+    check_input(source)
+    try:
+        load_parquet(spark, source.location, since=since)
+    except (UsageError, ContractViolation) as exc:
+        raise type(exc)(f"{source.origin}: {exc}") from None
 
 
 def load_arrow(
