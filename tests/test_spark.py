@@ -238,3 +238,42 @@ def test_offer_facts_are_identical_and_an_unknown_offer_is_refused(engines) -> N
     for engine in (duck, ours):
         with pytest.raises(OfferrankError, match=r"unit margin unknown for offers \[999999\]"):
             unit_margins(engine, np.array([ids[0], 999_999]))
+
+
+def test_both_spark_scorers_give_duckdbs_pool_with_the_history_features(
+    engines, tiny_settings: Settings
+) -> None:
+    """The grid on the executors and the SQL pool, on Spark, keep the pairs DuckDB's grid
+    keeps, with the same ranks, first-stage scores and features (the customer- and
+    offer-grain extras included), whatever the partitions."""
+    from offerrank.engines.base import FirstStage
+    from offerrank.engines.spark.engine import SparkEngine
+    from offerrank.features.registry import CONTRACT_FEATURES, FEATURE_SETS
+    from offerrank.ranking.retrieval import retrieval_query
+
+    def the_pool(pool: pa.Table) -> pa.Table:
+        """A `process` that returns the pool it is given (local: Spark ships it by value,
+        its workers cannot import this module)."""
+        return pool
+
+    duck, ours = engines
+    history = FEATURE_SETS["history"]
+    weights = tuple(np.linspace(-1.0, 1.0, len(CONTRACT_FEATURES)))
+    retrieval = retrieval_query(RUN_DATE, FirstStage(weights, 0.25), 5, history)
+    keys = [("customer_id", "ascending"), ("offer_id", "ascending")]
+    expected = pa.concat_tables(duck.rank_partitions(retrieval, 1, the_pool)).sort_by(keys)
+    assert expected.num_rows > 0 and expected.column("customer_redemptions").to_numpy().sum() > 0
+    sql = SparkEngine(ours.settings.model_copy(update={"scorer": "sql"}), ours.spark)
+    for engine, parts in ((ours, 3), (sql, 2)):
+        found = pa.concat_tables(engine.rank_partitions(retrieval, parts, the_pool))
+        found = found.cast(expected.schema).sort_by(keys)
+        for name in ("customer_id", "offer_id", "as_of", "retrieval_rank"):
+            assert found.column(name).equals(expected.column(name)), (engine.settings.scorer, name)
+        for name in ("first_stage", *history.columns):
+            np.testing.assert_allclose(
+                found.column(name).to_numpy(),
+                expected.column(name).to_numpy(),
+                rtol=0,
+                atol=1e-9,
+                err_msg=f"{engine.settings.scorer}: {name}",
+            )

@@ -95,6 +95,9 @@ class Engine(Protocol):
     """The operations a daily run needs, each in the engine's own way."""
 
     name: str
+    # As-of days featurised in one `features` call when a batch spans many (training):
+    # an engine stages the lines of that many days plus the lookback at once.
+    feature_chunk_days: int
 
     def load(self, since: date | None = None) -> None:
         """Hold the store's contract tables (orders from `since`) and the impression labels."""

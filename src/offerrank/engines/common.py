@@ -22,6 +22,8 @@ class SqlEngine(ABC):
     """Facts, labelled impressions, offer attributes and scoped candidates, by shared SQL."""
 
     ROW_HASH = "hash"  # the engine's 64-bit hash of a row of values, for `inputs_digest`
+    # In-process: slices of four weeks keep the staged lines (and memory) small.
+    feature_chunk_days = 28
 
     @abstractmethod
     def _query(

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from offerrank.config import Settings
 from offerrank.engines.base import Engine, FirstStage, Retrieval, SqlQuery, Window
 from offerrank.features.registry import DEFAULT_FEATURES, FeatureSet
-from offerrank.progress import progress_task, track
+from offerrank.progress import progress_task
 from offerrank.store.outputs import RecallDay
 
 
@@ -174,12 +174,17 @@ def candidate_recall(
     known = known or {}
     found = {d: known[d] for d, n in counts.items() if d in known and known[d].positives == n}
     todo = [d for d in counts if d not in found]
-    for day in track(todo, "candidate recall", label=str):
-        asked = positives.filter(pc.equal(positives.column("as_of"), pa.scalar(day, pa.date32())))
+    if todo:
+        # Every day still to measure in one call: an engine builds the feature stages
+        # once for all of them (a day's ranks do not depend on the other days asked).
+        on = positives.column("as_of")
+        asked = positives.filter(pc.is_in(on, value_set=pa.array(todo, pa.date32())))
         ranks = engine.retrieval_ranks(asked, eligible_sql(), first_stage)
-        found[day] = RecallDay(
-            day, asked.num_rows, int(np.sum((ranks > 0) & (ranks <= per_customer)))
-        )
+        shown = asked.column("as_of").to_numpy(zero_copy_only=False)
+        kept = (ranks > 0) & (ranks <= per_customer)
+        for day in todo:
+            today = shown == np.datetime64(day, "D")
+            found[day] = RecallDay(day, int(today.sum()), int(kept[today].sum()))
     result = [found[d] for d in counts]
     total = sum(r.positives for r in result)
     return sum(r.hits for r in result) / total, total, result

@@ -123,20 +123,19 @@ def downsample_negatives(
     return mask, keep_neg / n_neg
 
 
-# As-of days featurised in one engine pass: a retraining day's window (up to 364 days)
-# goes through in slices, so the lines an engine stages at once span this many days plus
-# the lookback, not the whole window. Every row's features are its own as-of date's, so
-# the slices change no value.
-FEATURE_CHUNK_DAYS = 28
-
-
 def featurize(
     engine: Engine,
     rows: pa.Table,
-    chunk_days: int = FEATURE_CHUNK_DAYS,
+    chunk_days: int | None = None,
     feature_set: FeatureSet = DEFAULT_FEATURES,
 ) -> LabelledSet:
-    """Features as of each row's `as_of` (the impression's shown_date): point in time."""
+    """Features as of each row's `as_of` (the impression's shown_date): point in time.
+
+    A retraining day's window (up to 364 days) goes through in slices of `chunk_days`
+    as-of days (default: the engine's `feature_chunk_days`), so the lines an engine stages
+    at once span the slice plus the lookback, not the whole window. Every row's features
+    are its own as-of date's, so the slices change no value."""
+    chunk_days = chunk_days or engine.feature_chunk_days
     keys = rows.select(["customer_id", "offer_id", "as_of"])
     days = keys.column("as_of").to_numpy(zero_copy_only=False).astype("datetime64[D]")
     if days.size == 0 or (days.max() - days.min()).astype(int) < chunk_days:

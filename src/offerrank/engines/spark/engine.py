@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 class SparkEngine(SqlEngine):
     name = "spark"
     ROW_HASH = "xxhash64"
+    # The executors hold the lines: a training window goes through in one pass, each
+    # further slice would cost a whole staging of every feature stage.
+    feature_chunk_days = 400
 
     def __init__(self, settings: Settings, spark: SparkSession | None = None):
         self.settings = settings

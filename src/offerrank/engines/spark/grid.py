@@ -191,10 +191,7 @@ def _scorer(
     first_stage, per_customer = retrieval.first_stage, retrieval.per_customer
 
     def run(table: pa.Table) -> pa.Table:
-        part = table.column("partition")[0].as_py() if table.num_rows else 0
-        pool = grid_pool(day, unpacked(day, codes, table), first_stage, per_customer)
-        out = process(pool)
-        return out.append_column("partition", pa.repeat(pa.scalar(part, pa.int64()), out.num_rows))
+        return process(grid_pool(day, unpacked(day, codes, table), first_stage, per_customer))
 
     return run
 
