@@ -178,7 +178,8 @@ def main() -> None:
                 result = run_day(stores[engine], day, engine, args.spark_conf)
                 results.setdefault((day, engine), []).append(result)
                 print(f"  {engine} {day}: {result.seconds:.1f} s", flush=True)
-    print(f"\npreset {args.preset}, {args.repeat} repeat(s), Spark local[2], {args.spark_conf}")
+    world = args.db.name if args.db else f"preset {args.preset}"
+    print(f"\n{world}, {args.repeat} repeat(s), Spark local[2], {args.spark_conf}")
     print(
         f"{'day':<11} {'engine':<7} {'median s':>9} {'driver GB':>10} {'JVM GB':>7}"
         f" {'all GB':>7} {'pairs/s':>9} {'ratio':>6}  steps (s)"
