@@ -15,7 +15,7 @@ from offerrank.engines.duckdb.engine import DuckDBEngine
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.steps.train import Trained
 from offerrank.store.db import connect
-from offerrank.store.migrations import migrate
+from offerrank.store.results.migrations import migrate
 from offerrank.training.models import LogisticModel
 from offerrank.training.registry import ActiveModel
 

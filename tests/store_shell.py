@@ -6,9 +6,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from offerrank.store.check.incremental import StoreCheck, check_store
 from offerrank.store.db import connect
-from offerrank.store.incremental import StoreCheck, check_store
-from offerrank.store.migrations import migrate
+from offerrank.store.results.migrations import migrate
 
 
 def check(db: Path) -> StoreCheck:

@@ -11,7 +11,7 @@ from offerrank.pipeline.daily import completed, run_daily, run_range
 from offerrank.pipeline.lock import StoreBusy, run_lock
 from offerrank.pipeline.runs import mark_stale_running
 from offerrank.store.db import connect
-from offerrank.store.migrations import migrate
+from offerrank.store.results.migrations import migrate
 from reliability_ledger import LEDGER
 
 

@@ -215,8 +215,8 @@ def test_consecutive_runs_share_their_stored_days(two_day_run) -> None:
 
 def test_an_import_forgets_every_measured_day(world_db: Path, tmp_path: Path) -> None:
     from offerrank.store.db import connect, transaction
-    from offerrank.store.io import export_dir, import_dir
-    from offerrank.store.migrations import migrate
+    from offerrank.store.ingest.io import export_dir, import_dir
+    from offerrank.store.results.migrations import migrate
 
     con = connect(world_db)
     migrate(con)

@@ -264,7 +264,7 @@ def test_a_date_rerun_on_another_set_keeps_the_first_model(settings: Settings) -
 def test_a_rollback_by_hand_is_not_retrained_for_the_feature_set(
     settings: Settings,
 ) -> None:
-    from offerrank.store import outputs
+    from offerrank.store.results import outputs
     from offerrank.training.registry import activate
 
     assert run_daily(settings, MONDAY).ok

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pytest
 
 from offerrank.store.db import connect
-from offerrank.store.history_cache import MANIFEST
-from offerrank.store.migrations import migrate
-from offerrank.store.tables import read_store_tables
+from offerrank.store.history.history_cache import MANIFEST
+from offerrank.store.history.tables import read_store_tables
+from offerrank.store.results.migrations import migrate
 from store_shell import check, shell
 
 
@@ -169,7 +169,7 @@ def test_a_store_of_the_previous_version_upgrades_without_a_full_recheck(store: 
     """Stores made before the watermark log had counting triggers and no log: their
     triggers are replaced in place (they watched every change), each table gets a first
     token, and no table is checked again from its first row."""
-    from offerrank.store import watermarks
+    from offerrank.store.check import watermarks
 
     with sqlite3.connect(store) as con:
         for table in watermarks.input_tables_present(con):

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from offerrank.cli.main import run_app
 from offerrank.errors import ContractViolation
-from offerrank.store.io import import_dir
-from offerrank.store.tables import read_store_tables
+from offerrank.store.history.tables import read_store_tables
+from offerrank.store.ingest.io import import_dir
 from reliability_ledger import LEDGER
 from store_shell import check, shell
 

@@ -31,8 +31,8 @@ import pytest
 
 from cli_driver import Outcome, invoke
 from offerrank.store import db as store_db
-from offerrank.store import io as store_io
-from offerrank.store.tables import read_store_tables
+from offerrank.store.history.tables import read_store_tables
+from offerrank.store.ingest import io as store_io
 from reliability_ledger import LEDGER, rows_differing, store_rows
 from store_shell import check, shell
 from test_import_export import H, golden_store

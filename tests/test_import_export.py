@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 
 from offerrank.cli.main import app
 from offerrank.errors import ContractViolation, OfferrankError
-from offerrank.store import io
 from offerrank.store.contract import INPUT_TABLES
-from offerrank.store.io import export_dir, import_dir
+from offerrank.store.ingest import io
+from offerrank.store.ingest.io import export_dir, import_dir
 from reliability_ledger import LEDGER, rows_differing, store_rows
 
 FIXTURES = Path(__file__).parent / "fixtures"

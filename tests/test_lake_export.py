@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from cli_driver import invoke
-from offerrank.store import lake
-from offerrank.store.io import export_dir
+from offerrank.store.ingest import lake
+from offerrank.store.ingest.io import export_dir
 
 DATED = {"orders", "order_items", "impressions", "redemptions"}
 

@@ -1,7 +1,7 @@
-"""The output tables' declaration (`store.output_tables`) is the schema: the migrations end
-at it from any version a store was made by, every statement that writes a declared table
-names declared columns from the table's declared writer, and a daily run's rows have the
-declared types and no NULL where none is declared."""
+"""The output tables' declaration (`store.results.output_tables`) is the schema: the
+migrations end at it from any version a store was made by, every statement that writes a
+declared table names declared columns from the table's declared writer, and a daily
+run's rows have the declared types and no NULL where none is declared."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from offerrank.store import migrations
 from offerrank.store.contract import INPUTS, SQLITE_TYPES
-from offerrank.store.output_tables import OUTPUT_TABLES, OUTPUTS_BY_NAME, OutputTable
+from offerrank.store.results import migrations
+from offerrank.store.results.output_tables import OUTPUT_TABLES, OUTPUTS_BY_NAME, OutputTable
 from offerrank.world.storage import SIM_TABLES
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "offerrank"
@@ -119,7 +119,7 @@ UNRESOLVED = "{?}"
 # Helpers that insert into a table named by their caller: their callers are checked
 # instead (`_insert` below; `insert_arrow` writes Arrow columns, checked by the run test).
 GENERIC = {
-    ("offerrank.store.outputs", "_insert"),
+    ("offerrank.store.results.outputs", "_insert"),
     ("offerrank.store.db", "insert_arrow"),
     ("offerrank.engines.duckdb.tables", "_load_table"),  # the engine's own copy of the inputs
 }
@@ -210,7 +210,7 @@ def test_every_write_in_the_source_names_declared_columns_from_the_declared_writ
 def _insert_calls() -> dict[str, list[str]]:
     """Table and columns of every `_insert(con, table, columns, rows)` call of the writers
     (named as literals, module constants or a literal assigned in the calling function)."""
-    from offerrank.store import outputs
+    from offerrank.store.results import outputs
 
     calls: dict[str, list[str]] = {}
     for fn in ast.walk(ast.parse(Path(outputs.__file__).read_text())):
@@ -232,7 +232,7 @@ def _insert_calls() -> dict[str, list[str]]:
 
 
 def test_the_writers_helper_calls_name_declared_columns() -> None:
-    from offerrank.store import outputs
+    from offerrank.store.results import outputs
 
     calls = _insert_calls()
     assert set(calls) == {"feature_drift", "run_curves", "model_registry", "model_events"} | {
@@ -244,7 +244,7 @@ def test_the_writers_helper_calls_name_declared_columns() -> None:
         OUTPUTS_BY_NAME["recommendations"].column_names
     )
     for name in outputs.EXPLANATION_TABLES:
-        assert OUTPUTS_BY_NAME[name].writer == "offerrank.store.outputs"
+        assert OUTPUTS_BY_NAME[name].writer == "offerrank.store.results.outputs"
 
 
 # -- what a daily run writes --------------------------------------------------------------

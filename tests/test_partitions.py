@@ -13,7 +13,7 @@ import pytest
 
 from offerrank.config import Settings
 from offerrank.pipeline.daily import run_daily
-from offerrank.store.outputs import EXPLANATION_TABLES
+from offerrank.store.results.outputs import EXPLANATION_TABLES
 
 TUESDAY = date(2026, 2, 17)
 # Figures that describe how the run went, not what it produced.

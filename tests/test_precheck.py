@@ -20,9 +20,9 @@ import pytest
 from offerrank.config import Settings
 from offerrank.errors import ContractViolation
 from offerrank.pipeline.daily import STEPS, run_daily
-from offerrank.store.incremental import StoreCheck
-from offerrank.store.io import export_dir, import_dir
-from offerrank.store.watermarks import TABLE, marks, trigger_name
+from offerrank.store.check.incremental import StoreCheck
+from offerrank.store.check.watermarks import TABLE, marks, trigger_name
+from offerrank.store.ingest.io import export_dir, import_dir
 from reliability_ledger import Ledger, rows_differing, store_rows
 from store_shell import check, shell
 

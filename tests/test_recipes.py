@@ -22,9 +22,9 @@ from offerrank.pipeline import daily
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import Done, StepLog
 from offerrank.pipeline.steps import evaluate
-from offerrank.store import outputs
 from offerrank.store.read import metrics, monitoring
 from offerrank.store.read.runs import RUN_STEPS
+from offerrank.store.results import outputs
 from step_inputs import run_on, trained
 
 
@@ -62,7 +62,7 @@ def test_a_metric_is_staged_by_its_step_and_a_new_one_bumps_the_evaluation_versi
 # -- a step -------------------------------------------------------------------------------
 def count_offers(run: Run, facts: StoreFacts) -> Done[int]:
     """The throwaway step: takes the load step's facts, stages a metric and writes a
-    note with a writer of `store.outputs`, in its output transaction."""
+    note with a writer of `store.results.outputs`, in its output transaction."""
     run.put_metrics({"offers_counted": facts.active_offers})
     with run.outputs() as con:
         outputs.replace_run_notes(con, run.day, "r1", [f"{facts.active_offers} offers"])

@@ -21,9 +21,9 @@ from offerrank.cli.main import app
 from offerrank.errors import OfferrankError
 from offerrank.pipeline.curves import evaluation_curves, validation_curves
 from offerrank.report import write_report
-from offerrank.store import outputs
 from offerrank.store.db import connect, transaction
-from offerrank.store.migrations import migrate
+from offerrank.store.results import outputs
+from offerrank.store.results.migrations import migrate
 
 DAY = DAYS[1]
 CHARTS = {

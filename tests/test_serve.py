@@ -26,7 +26,7 @@ from offerrank.serve import schema  # noqa: E402
 from offerrank.serve.app import ServeConfig, create_app  # noqa: E402
 from offerrank.serve.queries import RUN_STEPS  # noqa: E402
 from offerrank.store.db import connect  # noqa: E402
-from offerrank.store.migrations import migrate  # noqa: E402
+from offerrank.store.results.migrations import migrate  # noqa: E402
 from serve_helpers import asgi_get, free_port, get, server  # noqa: E402
 
 TOKEN = "s3cret-token-for-tests"

@@ -24,7 +24,7 @@ from offerrank.ranking.serving import (
     serve,
     served_top_k,
 )
-from offerrank.store.migrations import migrate
+from offerrank.store.results.migrations import migrate
 
 CUST = np.array([1, 1, 1, 1, 2, 2, 2, 3])
 OFFER = np.array([10, 11, 12, 13, 10, 11, 12, 10])

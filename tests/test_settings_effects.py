@@ -242,7 +242,7 @@ def _window(**changes: Any) -> int:
 
 def _retrain_on(day: date, tmp: Path, **changes: Any) -> str | None:
     from offerrank.pipeline.retrain import retrain_reason
-    from offerrank.store.migrations import migrate
+    from offerrank.store.results.migrations import migrate
     from offerrank.training.registry import ActiveModel
 
     con = sqlite3.connect(tmp / "s.db")

@@ -15,7 +15,7 @@ import pytest
 
 from offerrank.config import Settings
 from offerrank.store.contract import INPUT_TABLES
-from offerrank.store.io import export_dir
+from offerrank.store.ingest.io import export_dir
 
 pytestmark = pytest.mark.spark
 RUN_DATE = date(2026, 2, 16)

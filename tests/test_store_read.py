@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from offerrank.pipeline.daily import STEPS
-from offerrank.store import outputs
-from offerrank.store.migrations import migrate
 from offerrank.store.read import runs
+from offerrank.store.results import outputs
+from offerrank.store.results.migrations import migrate
 
 
 @pytest.fixture

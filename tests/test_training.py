@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from engines import duckdb_engine
 from offerrank.config import Settings
 from offerrank.store.db import connect
-from offerrank.store.migrations import migrate
+from offerrank.store.results.migrations import migrate
 from offerrank.training.dataset import (
     build_training_data,
     downsample_negatives,

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offerrank.errors import ContractViolation
-from offerrank.store.validate import validate_store, validate_tables
-from offerrank.store.violations import Violation, raise_on_violations
+from offerrank.store.check.validate import validate_store, validate_tables
+from offerrank.store.check.violations import Violation, raise_on_violations
 from reliability_ledger import LEDGER
 
 FIXTURES = Path(__file__).parent / "fixtures"

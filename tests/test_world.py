@@ -14,7 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from offerrank.errors import OfferrankError
-from offerrank.store import watermarks
+from offerrank.store.check import watermarks
 from offerrank.store.contract import INPUT_TABLES
 from offerrank.store.db import transaction
 from offerrank.world.bulk import BulkWriter

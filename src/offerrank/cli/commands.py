@@ -61,7 +61,7 @@ def import_cmd(
 
     Example: offerrank --db data/shop.db import ./exports/2026-02-16/
     """
-    from offerrank.store.io import import_dir
+    from offerrank.store.ingest.io import import_dir
 
     state: State = ctx.obj
     with user_errors(state):
@@ -90,7 +90,7 @@ def export_cmd(
     Example: offerrank export ./backup --format csv
     Example: offerrank export ./lake --partition-by-day
     """
-    from offerrank.store.io import export_dir
+    from offerrank.store.ingest.io import export_dir
 
     state: State = ctx.obj
     with user_errors(state):

@@ -15,7 +15,7 @@ def _check_store_schema(db_path: Path) -> None:
     """The API never writes, so it cannot upgrade an old store: say how instead."""
     from offerrank.serve.queries import ReadOnlyStore, StoreUnavailable
     from offerrank.store.db import require_store, table_exists
-    from offerrank.store.migrations import MIGRATIONS
+    from offerrank.store.results.migrations import MIGRATIONS
 
     require_store(db_path)
     store = ReadOnlyStore(db_path)

@@ -80,8 +80,8 @@ def activate(
 
     Example: offerrank models activate 2026-02-16-lgbm
     """
-    from offerrank.store import outputs
     from offerrank.store.db import transaction
+    from offerrank.store.results import outputs
     from offerrank.training.registry import activate as make_active
     from offerrank.training.registry import load_active
 
@@ -124,7 +124,7 @@ def _fmt(v: float | None) -> str:
 
 def _with_store(state: State, fn: Callable[[sqlite3.Connection], T]) -> T:
     from offerrank.store.db import connect
-    from offerrank.store.migrations import migrate
+    from offerrank.store.results.migrations import migrate
 
     con = connect(state.settings().db_path)
     try:

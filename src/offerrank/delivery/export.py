@@ -25,8 +25,8 @@ from offerrank.delivery.offers import OfferDetails
 from offerrank.delivery.reasons import MAX_REASONS, parse_codes, reason_text
 from offerrank.errors import OfferrankError
 from offerrank.store.db import connect
-from offerrank.store.migrations import migrate
 from offerrank.store.read import recommendations, runs
+from offerrank.store.results.migrations import migrate
 
 FORMATS = {".parquet": "parquet", ".csv": "csv"}
 

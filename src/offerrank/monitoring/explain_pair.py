@@ -23,8 +23,8 @@ from offerrank.errors import OfferrankError
 from offerrank.features.registry import feature_matrix
 from offerrank.monitoring.explain import UNITS, contributions, method_of
 from offerrank.store.db import connect
-from offerrank.store.migrations import migrate
 from offerrank.store.read import metrics
+from offerrank.store.results.migrations import migrate
 from offerrank.training.calibration import shifted
 from offerrank.training.models import sigmoid
 from offerrank.training.registry import ActiveModel, features_of, load_version

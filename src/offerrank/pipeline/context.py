@@ -13,8 +13,8 @@ from typing import Any
 
 from offerrank.config import Settings
 from offerrank.engines.base import Engine
-from offerrank.store import outputs
 from offerrank.store.db import transaction
+from offerrank.store.results import outputs
 
 
 @dataclass

@@ -29,10 +29,10 @@ from offerrank.pipeline.steps.explain import explain
 from offerrank.pipeline.steps.load import load, plan_run
 from offerrank.pipeline.steps.rank import rank
 from offerrank.pipeline.steps.train import train
-from offerrank.store import outputs
 from offerrank.store.db import connect, require_store, transaction
-from offerrank.store.migrations import migrate
 from offerrank.store.read import runs
+from offerrank.store.results import outputs
+from offerrank.store.results.migrations import migrate
 
 # The recorded steps of a run, in order: the run log's one declaration.
 STEPS: tuple[str, ...] = runs.RUN_STEPS

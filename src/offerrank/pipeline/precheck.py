@@ -2,16 +2,16 @@
 
 A step that ran on bad data would write wrong recommendations that look right, so a
 violation stops the run before its first step, with the message an import gives. Only
-the rows not checked by an earlier run or import are read (`store.incremental`); the
-failure is recorded as the run's `contract` step, and nothing else is written.
+the rows not checked by an earlier run or import are read (`store.check.incremental`);
+the failure is recorded as the run's `contract` step, and nothing else is written.
 """
 
 from __future__ import annotations
 
 from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import StepLog
-from offerrank.store.incremental import StoreCheck, check_store
-from offerrank.store.violations import raise_on_violations
+from offerrank.store.check.incremental import StoreCheck, check_store
+from offerrank.store.check.violations import raise_on_violations
 
 STEP = "contract"
 

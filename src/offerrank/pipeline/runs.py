@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Generic, TypeVar
 
-from offerrank.store import outputs
 from offerrank.store.db import transaction
 from offerrank.store.read import runs as run_log
+from offerrank.store.results import outputs
 
 T = TypeVar("T")
 

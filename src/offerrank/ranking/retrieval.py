@@ -32,7 +32,7 @@ from offerrank.config import Settings
 from offerrank.engines.base import Engine, FirstStage, Retrieval, SqlQuery, Window
 from offerrank.features.registry import DEFAULT_FEATURES, FeatureSet
 from offerrank.progress import progress_task
-from offerrank.store.outputs import RecallDay
+from offerrank.store.results.outputs import RecallDay
 
 
 @cache

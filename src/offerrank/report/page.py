@@ -13,7 +13,7 @@ from offerrank.errors import OfferrankError
 from offerrank.report import charts
 from offerrank.report.data import ReportData, read_report_data
 from offerrank.store.db import connect
-from offerrank.store.migrations import migrate
+from offerrank.store.results.migrations import migrate
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;color:#222}

@@ -19,7 +19,7 @@ from typing import Any
 from offerrank.errors import OfferrankError
 from offerrank.features.registry import CONTRACT_FEATURES, FeatureSet, feature_set_named
 from offerrank.store.db import transaction
-from offerrank.store.outputs import ModelRow, register_model, set_active_model
+from offerrank.store.results.outputs import ModelRow, register_model, set_active_model
 from offerrank.training.models import Ranker, artifact_name, load_model, write_text
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from offerrank.errors import OfferrankError, UsageError
-from offerrank.store import watermarks
+from offerrank.store.check import watermarks
 from offerrank.store.contract import INPUT_TABLES
 from offerrank.store.db import transaction
 from offerrank.world.presets import DEFAULT_END, PRESETS, WORLD_VERSION, Preset

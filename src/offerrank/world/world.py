@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from offerrank.errors import OfferrankError
 from offerrank.progress import track
-from offerrank.store import watermarks
+from offerrank.store.check import watermarks
 from offerrank.store.db import connect, transaction
 from offerrank.world import population as popmod
 from offerrank.world import population_io

@@ -28,7 +28,7 @@ from offerrank.engines.duckdb.grid_inputs import grid_inputs
 from offerrank.engines.duckdb.tables import load_tables
 from offerrank.engines.grid import grid_pool, grid_supports
 from offerrank.features.registry import DEFAULT_FEATURES, FeatureSet, constant_dates
-from offerrank.store.tables import read_store_tables
+from offerrank.store.history.tables import read_store_tables
 
 # The grid scorer builds the day's customer tables for at most this many customers at a
 # time: while they are built, those customers' lines of the lookback window are staged

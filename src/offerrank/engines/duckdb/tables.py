@@ -16,7 +16,7 @@ import pyarrow as pa
 from offerrank.engines.duckdb.sql import build_table
 from offerrank.errors import ContractViolation
 from offerrank.store.contract import INPUT_TABLES, Table, typed_select
-from offerrank.store.tables import read_store_tables
+from offerrank.store.history.tables import read_store_tables
 
 DEFAULT_LABEL_WINDOW_DAYS = 7
 META_TABLE = "offerrank_engine_meta"
@@ -117,7 +117,7 @@ def connect_store(
     label_window_days: int = DEFAULT_LABEL_WINDOW_DAYS,
     cache_dir: Path | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Read the store once (Arrow; see `store.tables.read_store_tables`) into a new
-    in-memory DuckDB connection ready for the feature SQL."""
+    """Read the store once (Arrow; see `store.history.tables.read_store_tables`) into a
+    new in-memory DuckDB connection ready for the feature SQL."""
     tables = read_store_tables(Path(db_path), since=since, cache_dir=cache_dir)
     return engine_from_arrow(tables, label_window_days=label_window_days)

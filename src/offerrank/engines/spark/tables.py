@@ -3,11 +3,12 @@
 Input on a cluster is a folder with one Parquet dataset per table (`offerrank export`
 writes `<table>.parquet`; a directory `<table>.parquet/` or `<table>/` of part files
 works too, so shared storage written by any Spark job fits). A dated table's folder may
-be partitioned hive-style by its day (`offerrank export --partition-by-day`, `store.lake`):
-a run that needs only the lookback window of orders then lists and reads only those
-days. Small stores can be read straight from SQLite through the project's Arrow reader.
-Either way each column is cast exactly as the DuckDB engine casts it (the same
-expressions, transpiled), so the feature SQL sees the same types on both engines.
+be partitioned hive-style by its day (`offerrank export --partition-by-day`,
+`store.ingest.lake`): a run that needs only the lookback window of orders then lists and
+reads only those days. Small stores can be read straight from SQLite through the
+project's Arrow reader. Either way each column is cast exactly as the DuckDB engine
+casts it (the same expressions, transpiled), so the feature SQL sees the same types on
+both engines.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from offerrank.engines.spark.inputs import SparkInput, check_input, spark_input
 from offerrank.engines.spark.sql import run_file, run_sql
 from offerrank.errors import ContractViolation, UsageError
 from offerrank.store.contract import INPUT_TABLES, Table, typed_select
-from offerrank.store.lake import DAY_COLUMNS
-from offerrank.store.tables import read_store_tables
+from offerrank.store.history.tables import read_store_tables
+from offerrank.store.ingest.lake import DAY_COLUMNS
 
 if TYPE_CHECKING:
     import pyarrow as pa

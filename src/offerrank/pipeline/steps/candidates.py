@@ -11,8 +11,8 @@ from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.train import Trained
 from offerrank.ranking.retrieval import candidate_recall, retrieval_of, retrieval_query, rules_key
-from offerrank.store import outputs
 from offerrank.store.read import monitoring
+from offerrank.store.results import outputs
 from offerrank.training.dataset import last_mature_day
 
 

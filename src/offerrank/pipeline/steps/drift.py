@@ -24,8 +24,8 @@ from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.load import Plan
 from offerrank.pipeline.steps.train import Trained
 from offerrank.ranking.samples import Samples
-from offerrank.store import outputs
 from offerrank.store.read import models, monitoring
+from offerrank.store.results import outputs
 
 NEAR_CONSTANT = 0.99  # share of the pairs holding one value
 # Constant among retrieved pairs by the eligibility rules themselves, not by the data.

@@ -29,8 +29,8 @@ from offerrank.pipeline.curves import evaluation_curves
 from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.rank import Ranked
 from offerrank.pipeline.steps.train import Trained
-from offerrank.store import outputs
 from offerrank.store.read import monitoring
+from offerrank.store.results import outputs
 from offerrank.training.calibration import shifted
 from offerrank.training.dataset import LabelledSet
 from offerrank.training.models import predict_proba

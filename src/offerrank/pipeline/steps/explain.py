@@ -20,7 +20,7 @@ from offerrank.pipeline.context import Run
 from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.train import Trained
 from offerrank.ranking.samples import Samples
-from offerrank.store import outputs
+from offerrank.store.results import outputs
 
 
 def explain(run: Run, trained: Trained, samples: Samples) -> Done[None]:

@@ -29,7 +29,7 @@ from offerrank.ranking.partition import (
     partition_stats,
     rank_partition,
 )
-from offerrank.store import outputs
+from offerrank.store.results import outputs
 from offerrank.training.calibration import shifted
 
 

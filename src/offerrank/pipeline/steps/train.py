@@ -12,7 +12,7 @@ from offerrank.pipeline.promotion import Decision, decide
 from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.load import Plan
 from offerrank.ranking.retrieval import first_stage_of, retrieval_sidecar, size_retrieval
-from offerrank.store import outputs
+from offerrank.store.results import outputs
 from offerrank.tracking.mlflow_tracking import track_training
 from offerrank.training.dataset import choose_window
 from offerrank.training.registry import ActiveModel, load_active, save_model

@@ -2,9 +2,9 @@
 bookkeeping) that the steps, the retrain policy, the HTTP API and the exports ask, by
 table family.
 
-`store.outputs` owns the writes; this package owns these reads. Steps, the HTTP API and
-the delivery code call these functions instead of writing SQL (an import-linter contract
-forbids them `sqlite3`). Still outside it: the model registry's own module
+`store.results.outputs` owns the writes; this package owns these reads. Steps, the HTTP
+API and the delivery code call these functions instead of writing SQL (an import-linter
+contract forbids them `sqlite3`). Still outside it: the model registry's own module
 (`training.registry`) and `monitoring.explain_pair`'s reads of the explanations.
 
 - `runs`: the run log (`pipeline_runs`): the step list, a date's latest run, the newest

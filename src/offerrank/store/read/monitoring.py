@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from offerrank.store.db import query_arrow, table_exists
-from offerrank.store.outputs import RecallDay
+from offerrank.store.results.outputs import RecallDay
 
 
 def drift_reference(con: sqlite3.Connection, version: str) -> tuple[str, dict[str, Any]] | None:

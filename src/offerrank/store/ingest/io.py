@@ -18,7 +18,7 @@ Dates are stored as `YYYY-MM-DD` text (the day of a timestamp), numbers as INTEG
 REAL, flags as 0/1. Export writes each contract table, contract columns in contract
 order, as Parquet (default) or CSV; importing the export into an empty store gives
 the same tables. `partition_by_day` writes the layout a Spark cluster reads instead
-(`store.lake`: a folder per dated table, partitioned by day).
+(`store.ingest.lake`: a folder per dated table, partitioned by day).
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from offerrank.errors import ContractViolation, UsageError
-from offerrank.store import outputs, watermarks
-from offerrank.store.append import new_rows, output_columns, store_conflicts
-from offerrank.store.checker import Checker
+from offerrank.store.check import watermarks
+from offerrank.store.check.append import new_rows, output_columns, store_conflicts
+from offerrank.store.check.checker import Checker
+from offerrank.store.check.introspect import store_tables
+from offerrank.store.check.violations import raise_on_violations
 from offerrank.store.contract import INPUT_TABLES, INPUTS
 from offerrank.store.db import (
     StoreError,
@@ -44,10 +46,9 @@ from offerrank.store.db import (
     require_store,
     transaction,
 )
-from offerrank.store.feed import ACCEPTED, Skipped, read_table_file, table_files
-from offerrank.store.introspect import store_tables
-from offerrank.store.lake import LakeWriter, lake_select
-from offerrank.store.violations import raise_on_violations
+from offerrank.store.ingest.feed import ACCEPTED, Skipped, read_table_file, table_files
+from offerrank.store.ingest.lake import LakeWriter, lake_select
+from offerrank.store.results import outputs
 
 
 @dataclass
@@ -178,7 +179,7 @@ def export_dir(
     db_path: Path, folder: Path, fmt: str = "parquet", *, partition_by_day: bool = False
 ) -> ExportSummary:
     """Write every contract table to `folder` as `<table>.parquet` or `<table>.csv`, or
-    with `partition_by_day` in the layout of `store.lake`.
+    with `partition_by_day` in the layout of `store.ingest.lake`.
 
     Values are typed as the contract says (dates as `YYYY-MM-DD` text); a store holding
     a value of the wrong type is refused rather than exported in a form that would not

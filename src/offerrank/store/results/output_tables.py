@@ -1,10 +1,11 @@
 """The tables the store holds beside the contract's inputs, declared as data.
 
 `store.contract` declares what the store is given; this module declares what it writes:
-the run's outputs (`store.outputs` writes them), the contract check's bookkeeping
-(`store.watermarks`) and the migration record (`store.migrations`). Each table is its
-columns (name, kind, nullability), its primary key, its column defaults and its indexes,
-exactly as the migrations leave a store, and the one module that may write it.
+the run's outputs (`store.results.outputs` writes them), the contract check's
+bookkeeping (`store.check.watermarks`) and the migration record
+(`store.results.migrations`). Each table is its columns (name, kind, nullability), its
+primary key, its column defaults and its indexes, exactly as the migrations leave a
+store, and the one module that may write it.
 
 Released migrations are never edited, so they are not generated from here: this is the
 schema they must end at. The test suite binds the two, and the writers, to it
@@ -20,9 +21,9 @@ from dataclasses import dataclass
 
 from offerrank.store.contract import Column, Kind
 
-OUTPUTS = "offerrank.store.outputs"
-WATERMARKS = "offerrank.store.watermarks"
-MIGRATIONS = "offerrank.store.migrations"
+OUTPUTS = "offerrank.store.results.outputs"
+WATERMARKS = "offerrank.store.check.watermarks"
+MIGRATIONS = "offerrank.store.results.migrations"
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from offerrank.store.check.rules import Rule
 from offerrank.store.contract import Reference, Table
-from offerrank.store.rules import Rule
 
 
 def reference_rule(name: str, ref: Reference, relation: str | None = None) -> Rule:

@@ -1,9 +1,9 @@
 """The output tables a run writes, and their only writers, by column name.
 
-`store.migrations` creates these tables and `store.output_tables` declares them; every
-write to them goes through a function here, so no other module writes SQL against them.
-Each writer leaves the transaction to its caller (`db.transaction`), so that a step can
-make its outputs and its metrics one atomic swap.
+`store.results.migrations` creates these tables and `store.results.output_tables`
+declares them; every write to them goes through a function here, so no other module
+writes SQL against them. Each writer leaves the transaction to its caller
+(`db.transaction`), so that a step can make its outputs and its metrics one atomic swap.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from offerrank.store.db import insert_arrow
-from offerrank.store.output_tables import MODEL_EVENTS, RECOMMENDATIONS
+from offerrank.store.results.output_tables import MODEL_EVENTS, RECOMMENDATIONS
 
 EXPLANATION_TABLES = ("explanation_pairs", "explanation_contributions", "feature_importance")
 

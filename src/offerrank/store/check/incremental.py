@@ -19,13 +19,13 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from offerrank.store import watermarks
-from offerrank.store.checker import Checker
+from offerrank.store.check import watermarks
+from offerrank.store.check.checker import Checker
+from offerrank.store.check.references import only_columns, reference_rule
+from offerrank.store.check.rules import row_rules
+from offerrank.store.check.violations import Violation, missing_from_store
 from offerrank.store.contract import INPUT_TABLES, INPUTS, Reference, Table
 from offerrank.store.db import transaction
-from offerrank.store.references import only_columns, reference_rule
-from offerrank.store.rules import row_rules
-from offerrank.store.violations import Violation, missing_from_store
 
 
 @dataclass

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from offerrank.store.append import output_columns
+from offerrank.store.check.append import output_columns
 from offerrank.store.contract import INPUT_TABLES, Table
 
 # The day each dated table is partitioned by (order lines: their order's date).

@@ -4,7 +4,8 @@ The store keeps dates as ISO text (timestamps allowed) and SQLite's loose typing
 column is read with an explicit cast so that a loosely typed value (an integer stored in
 a REAL column, a timestamp in a date column) still arrives with one type. With a cache
 folder, rows already checked against the contract come from the history cache
-(`store.history_cache`) and only newer rows from SQLite; the tables are the same.
+(`store.history.history_cache`) and only newer rows from SQLite; the tables are the
+same.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pyarrow.compute as pc
 
 from offerrank.store.contract import INPUT_TABLES, Kind, select_list
 from offerrank.store.db import query_arrow_many
-from offerrank.store.history_cache import TableRead, read_through
+from offerrank.store.history.history_cache import TableRead, read_through
 
 # How SQLite hands each kind to Arrow.
 _SQLITE_READ: dict[Kind, str] = {

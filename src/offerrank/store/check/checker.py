@@ -2,8 +2,8 @@
 
 Rows are staged as typed tables (`rules.typed_expr`), then each rule is counted with a
 few offending keys in one scan per table; unique keys and references
-(`offerrank.store.references`) follow. With a store (`existing_db`) the batch is
-checked as an append (`offerrank.store.append`).
+(`offerrank.store.check.references`) follow. With a store (`existing_db`) the batch is
+checked as an append (`offerrank.store.check.append`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from offerrank.store.contract import INPUTS, Reference, Table
-from offerrank.store.introspect import read_store, store_columns, store_tables
-from offerrank.store.references import only_columns, reference_rule
-from offerrank.store.rules import (
+from offerrank.store.check.introspect import read_store, store_columns, store_tables
+from offerrank.store.check.references import only_columns, reference_rule
+from offerrank.store.check.rules import (
     TYPE_RULES,
     Rule,
     example_sql,
@@ -25,7 +24,8 @@ from offerrank.store.rules import (
     text_expr,
     typed_expr,
 )
-from offerrank.store.violations import EXAMPLES, Violation
+from offerrank.store.check.violations import EXAMPLES, Violation
+from offerrank.store.contract import INPUTS, Reference, Table
 
 
 class Checker:
@@ -34,7 +34,7 @@ class Checker:
     Each staged table `typed_<name>` has the typed contract columns, their text
     (`<column>__raw`), `__id` (the row's ident for messages) and `__row` (source order).
     With a store (`existing_db`) references may resolve into it, and the batch can be
-    checked as an append (`offerrank.store.append`).
+    checked as an append (`offerrank.store.check.append`).
     """
 
     def __init__(self, existing_db: Path | None = None, in_store: set[str] | None = None):
@@ -149,7 +149,8 @@ class Checker:
         """Every violation of the staged batch: structure, rows, keys, references.
 
         The append rules (agreement with the rows the store holds) are
-        `offerrank.store.append.store_conflicts`, checked by the caller that appends.
+        `offerrank.store.check.append.store_conflicts`, checked by the caller that
+        appends.
         """
         found = list(self.violations)
         for name in self.staged:

@@ -1,18 +1,19 @@
 """Appending a checked batch to the store without duplicating a row.
 
-The rules of a daily feed (see `offerrank.store.io`): a keyed row whose key the store
-holds must agree with the stored row and is then skipped; items of an order the store
-holds items of must be exactly the stored items. `store_conflicts` stages the stored rows
-that overlap the batch and reports every disagreement; `new_rows` is what is left to insert.
+The rules of a daily feed (see `offerrank.store.ingest.io`): a keyed row whose key the
+store holds must agree with the stored row and is then skipped; items of an order the
+store holds items of must be exactly the stored items. `store_conflicts` stages the
+stored rows that overlap the batch and reports every disagreement; `new_rows` is what is
+left to insert.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-from offerrank.store.checker import Checker
+from offerrank.store.check.checker import Checker
+from offerrank.store.check.violations import EXAMPLES, Violation
 from offerrank.store.contract import INPUTS, Table
-from offerrank.store.violations import EXAMPLES, Violation
 
 
 def store_conflicts(checker: Checker) -> list[Violation]:

@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from offerrank.store.check.violations import Violation, unknown_table
 from offerrank.store.contract import INPUTS
-from offerrank.store.violations import Violation, unknown_table
 
 # Accepted endings of a table's file: (format, compression)
 FORMATS: dict[str, tuple[str, str | None]] = {

@@ -17,9 +17,9 @@ advance of a watermark (an import, a run's check, a generated world) appends a r
 a fresh random `token` to `contract_watermark_log`. Random, not counted: two copies of a
 store that went their own ways (a restored backup, then a different feed) never share a
 generation or a token, where counters would meet again. The history cache
-(`store.history_cache`) relies on that: rows 1..R of a table are unchanged since the
-advance to R that logged token T as long as the store still holds (table, R, T) and the
-table's generation is the one seen then.
+(`store.history.history_cache`) relies on that: rows 1..R of a table are unchanged since
+the advance to R that logged token T as long as the store still holds (table, R, T) and
+the table's generation is the one seen then.
 
 All functions here expect the caller's write transaction.
 """

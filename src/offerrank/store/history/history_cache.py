@@ -9,7 +9,7 @@ SQLite only the rows above `R`.
 
 A cached read equals a plain read whatever happened to the store since, because the
 cache keeps rows 1..R of a table only while the store vouches for them
-(`store.watermarks`):
+(`store.check.watermarks`):
 
 - only rows the contract check has passed are cached (rowid <= the table's watermark),
   only while the table's triggers are in place, and only when the store's latest
@@ -52,9 +52,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from offerrank.store.check.watermarks import IDENTITY, LOG, watched
+from offerrank.store.check.watermarks import TABLE as WATERMARKS
 from offerrank.store.db import query_arrow_many
-from offerrank.store.watermarks import IDENTITY, LOG, watched
-from offerrank.store.watermarks import TABLE as WATERMARKS
 
 ROWID = "__rowid"
 MANIFEST = "manifest.json"

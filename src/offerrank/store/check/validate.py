@@ -29,11 +29,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from offerrank.store.append import store_conflicts
-from offerrank.store.checker import Checker
+from offerrank.store.check.append import store_conflicts
+from offerrank.store.check.checker import Checker
+from offerrank.store.check.introspect import store_columns
+from offerrank.store.check.violations import Violation, missing_from_store, unknown_table
 from offerrank.store.contract import INPUT_TABLES, INPUTS
-from offerrank.store.introspect import store_columns
-from offerrank.store.violations import Violation, missing_from_store, unknown_table
 
 
 def validate_tables(
@@ -57,7 +57,7 @@ def validate_store(db_path: Path) -> list[Violation]:
     """Check every contract rule on the input tables already in a store (all their rows).
 
     This reads every row; a daily run checks only the rows it has not checked yet
-    (`offerrank.store.incremental.check_store`).
+    (`offerrank.store.check.incremental.check_store`).
     """
     present = store_columns(db_path)
     with Checker(None) as checker:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timezone
 
+from offerrank.store.check.watermarks import DDL as WATERMARKS_DDL
+from offerrank.store.check.watermarks import IDENTITY_DDL
+from offerrank.store.check.watermarks import LOG_DDL as WATERMARK_LOG_DDL
 from offerrank.store.db import transaction
-from offerrank.store.watermarks import DDL as WATERMARKS_DDL
-from offerrank.store.watermarks import IDENTITY_DDL
-from offerrank.store.watermarks import LOG_DDL as WATERMARK_LOG_DDL
 
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
@@ -111,8 +111,9 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         6,
         "model decisions",
         (
-            # Every training, promotion, refusal and hand activation of a model, with the
-            # validation figures the decision rested on (store/outputs.py writes it).
+            # Every training, promotion, refusal and hand activation of a model, with
+            # the validation figures the decision rested on (store/results/outputs.py
+            # writes it).
             """CREATE TABLE IF NOT EXISTS model_events (
                 at TEXT NOT NULL, run_date TEXT, model_version TEXT NOT NULL,
                 event TEXT NOT NULL, val_auc REAL, incumbent_version TEXT,
