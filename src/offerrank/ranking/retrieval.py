@@ -179,12 +179,14 @@ def candidate_recall(
         # once for all of them (a day's ranks do not depend on the other days asked).
         on = positives.column("as_of")
         asked = positives.filter(pc.is_in(on, value_set=pa.array(todo, pa.date32())))
-        ranks = engine.retrieval_ranks(asked, eligible_sql(), first_stage)
-        shown = asked.column("as_of").to_numpy(zero_copy_only=False)
-        kept = (ranks > 0) & (ranks <= per_customer)
-        for day in todo:
-            today = shown == np.datetime64(day, "D")
-            found[day] = RecallDay(day, int(today.sum()), int(kept[today].sum()))
+        with progress_task("candidate recall", total=len(todo)) as advance:
+            ranks = engine.retrieval_ranks(asked, eligible_sql(), first_stage)
+            shown = asked.column("as_of").to_numpy(zero_copy_only=False)
+            kept = (ranks > 0) & (ranks <= per_customer)
+            for day in todo:
+                today = shown == np.datetime64(day, "D")
+                found[day] = RecallDay(day, int(today.sum()), int(kept[today].sum()))
+                advance(label=str(day))
     result = [found[d] for d in counts]
     total = sum(r.positives for r in result)
     return sum(r.hits for r in result) / total, total, result
