@@ -88,9 +88,9 @@ def grid_partitions(
     spec = _spec(spark, customers, int(first[0]), active, as_of)
     with staged(spark, number_pairs(spec), params, SINGLE_PLAN):
         rows = assembled(spark, feature_set, params).localCheckpoint(eager=True)
-        day, codes = _day(spark, rows, int(first[0]), active, as_of, lookback_days, feature_set)
         customers.createOrReplaceTempView(GRID_SCOPE)
         try:
+            day, codes = _day(spark, rows, int(first[0]), active, as_of, lookback_days, feature_set)
             packed = _packed(spark, rows, int(active[0]), as_of, feature_set)
             keyed = packed.withColumn(PARTITION, partition_column(partitions))
             sample = process(pool_schema(feature_set).empty_table())
