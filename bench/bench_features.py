@@ -1,8 +1,8 @@
 """Benchmark: SQL features on DuckDB against the pandas baseline, on a realistic store.
 
 Scoring: loads the store as the daily run does (orders since D - 105), takes the pairs
-the daily run scores - on a generated world (it has the `sim_world` table) exactly the
-candidate pairs of `offerrank.ranking.candidates.generate_candidates`, on the synthetic
+the daily run scores - on a generated world (it has the `sim_world` table) the eligible
+pairs of the retrieval rules (`offerrank.ranking.retrieval.eligible_sql`), on the synthetic
 store every active offer on D x customers it targets (capped) - checks that both engines
 give the same values, and prints median times, rows/s, the speed ratio and peak memory.
 Training: on the whole store, a batch of the impressions of the last 56 mature days,
@@ -32,15 +32,15 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from offerrank.ranking.candidates import retrieval_query  # noqa: E402
-
 from offerrank.config import Settings  # noqa: E402
 from offerrank.engines.duckdb.engine import DuckDBEngine  # noqa: E402
 from offerrank.engines.duckdb.features import choose_plan, compute_features  # noqa: E402
 from offerrank.engines.duckdb.tables import connect_store  # noqa: E402
+from offerrank.engines.queries import SqlQuery  # noqa: E402
 from offerrank.features.plans import WINDOW_PLAN  # noqa: E402
 from offerrank.features.registry import FEATURE_COLUMNS  # noqa: E402
 from offerrank.progress import use_reporter  # noqa: E402
+from offerrank.ranking.retrieval import eligible_sql  # noqa: E402
 from offerrank.store.contract import INPUT_TABLES  # noqa: E402
 from pandas_features import pandas_features  # noqa: E402
 
@@ -82,11 +82,11 @@ def is_generated_world(db: Path) -> bool:
 
 
 def world_candidates(con: duckdb.DuckDBPyConnection, db: Path, day: date) -> pa.Table:
-    """Exactly the pairs the daily run scores: the candidate rules of the ranking package."""
+    """The pairs the daily run's retrieval chooses from: the eligibility rules of the day."""
     engine = DuckDBEngine(Settings(db_path=db), con)
     everyone = con.sql("SELECT customer_id FROM customers").to_arrow_table()
-    found = engine.candidates(retrieval_query(day, engine.settings), everyone)
-    print(f"candidate pairs on {day} (the candidate rules): {found.num_rows:,}")
+    found = engine.query_pairs(SqlQuery(eligible_sql(), {"as_of": day}), everyone)
+    print(f"eligible pairs on {day} (the retrieval rules): {found.num_rows:,}")
     as_of = pa.array(np.full(found.num_rows, np.datetime64(day, "D")), pa.date32())
     return pa.table(
         {"customer_id": found["customer_id"], "offer_id": found["offer_id"], "as_of": as_of}

@@ -33,4 +33,4 @@ def day_candidates(
 
     if customers is None:
         customers = engine.con.sql("SELECT customer_id FROM customers").to_arrow_table()
-    return engine.candidates(SqlQuery(eligible_sql(), {"as_of": day}), customers)
+    return engine.query_pairs(SqlQuery(eligible_sql(), {"as_of": day}), customers)

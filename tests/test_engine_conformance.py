@@ -72,7 +72,7 @@ class ReferenceEngine(SqlEngine):
     def _ranked(self, eligible: pa.Table, first_stage: FirstStage) -> pa.Table:
         return first_stage_ranked(self.features(eligible), first_stage)
 
-    def rank_partitions(
+    def pool_partitions(
         self, retrieval: Retrieval, partitions: int, process: Callable[[pa.Table], pa.Table]
     ) -> Iterator[pa.Table]:
         as_of = retrieval.eligible.params["as_of"]
@@ -80,7 +80,7 @@ class ReferenceEngine(SqlEngine):
         part = partition_of(customers, partitions)
         for p in np.unique(part):
             scope = pa.table({"customer_id": customers[part == p]})
-            pairs = self.candidates(retrieval.eligible, scope)
+            pairs = self.query_pairs(retrieval.eligible, scope)
             pairs = pairs.append_column("as_of", constant_dates(as_of, pairs.num_rows))
             pool = first_stage_ranked(
                 self.features(pairs, retrieval.feature_set), retrieval.first_stage
@@ -259,14 +259,14 @@ def test_candidates_follow_the_eligibility_rules(engine: Engine) -> None:
     everyone = pa.table({"customer_id": [5, 70, 140, 200]})
     # 5: 100 redeemed before the day, 101 for hotels; 70: 101 redeemed on the day itself;
     # 140: not signed up; 200: signed up on the day
-    assert _pairs(engine.candidates(query, everyone)) == {
+    assert _pairs(engine.query_pairs(query, everyone)) == {
         (5, 104),
         (70, 100),
         (70, 101),
         (200, 100),
         (200, 101),
     }
-    assert _pairs(engine.candidates(query, pa.table({"customer_id": [70]}))) == {
+    assert _pairs(engine.query_pairs(query, pa.table({"customer_id": [70]}))) == {
         (70, 100),
         (70, 101),
     }
@@ -336,11 +336,11 @@ def summariser() -> Callable[[pa.Table], pa.Table]:
 
 
 @pytest.mark.parametrize("partitions", [1, 3])
-def test_rank_partitions_puts_each_customer_in_one_partition_and_one_call(
+def test_pool_partitions_puts_each_customer_in_one_partition_and_one_call(
     engine: Engine, partitions: int
 ) -> None:
     retrieval = Retrieval(SqlQuery(eligible_sql(), {"as_of": DAY}), first_stage(1.0, 0.5), 1)
-    parts = [p for p in engine.rank_partitions(retrieval, partitions, summariser()) if p.num_rows]
+    parts = [p for p in engine.pool_partitions(retrieval, partitions, summariser()) if p.num_rows]
     kept = {
         (r["customer_id"], r["offer_id"], r["retrieval_rank"]): r["first_stage"]
         for p in parts
@@ -355,9 +355,9 @@ def test_rank_partitions_puts_each_customer_in_one_partition_and_one_call(
         assert part.column("rows_seen").to_pylist() == [part.num_rows] * part.num_rows
 
 
-def test_rank_partitions_keeps_the_best_per_customer_pairs(engine: Engine) -> None:
+def test_pool_partitions_keeps_the_best_per_customer_pairs(engine: Engine) -> None:
     retrieval = Retrieval(SqlQuery(eligible_sql(), {"as_of": DAY}), first_stage(), 5)
-    rows = pa.concat_tables(list(engine.rank_partitions(retrieval, 2, summariser()))).to_pylist()
+    rows = pa.concat_tables(list(engine.pool_partitions(retrieval, 2, summariser()))).to_pylist()
     ranked = sorted((r["customer_id"], r["retrieval_rank"], r["offer_id"]) for r in rows)
     # all tied at 0: every eligible pair, ranked by offer id
     assert ranked == [(5, 1, 104), (70, 1, 100), (70, 2, 101), (200, 1, 100), (200, 2, 101)]

@@ -80,7 +80,7 @@ def _sample(cust, offer, rank, sizes, parts: int, seed: int = 5):  # type: ignor
     for p in range(parts):
         rows = np.flatnonzero(cust % parts == p)
         table = pa.table({"customer_id": cust[rows], "offer_id": offer[rows], "rank": rank[rows]})
-        for kind, (idx, keys) in samples.candidates(
+        for kind, (idx, keys) in samples.partition_draws(
             cust[rows], offer[rows], rank[rows], sizes, seed
         ).items():
             found = table.take(pa.array(idx)).append_column("sample_key", pa.array(keys))

@@ -62,7 +62,7 @@ def _pool(
 ):
     engine.settings = engine.settings.model_copy(update={"scorer": scorer})
     retrieval = retrieval_query(as_of, stage, n, features)
-    got = list(engine.rank_partitions(retrieval, parts, lambda pool: pool))
+    got = list(engine.pool_partitions(retrieval, parts, lambda pool: pool))
     return [p.sort_by([(k, "ascending") for k in KEYS]) for p in got]
 
 

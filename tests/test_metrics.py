@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from offerrank.monitoring.metrics import evaluate
+from offerrank.monitoring.metrics import offline_metrics
 from offerrank.monitoring.metrics_bootstrap import bootstrap_ci
 from offerrank.monitoring.metrics_lists import coverage, diversity
 from offerrank.monitoring.metrics_probability import brier, calibration_table, roc_curve_points
@@ -138,7 +138,7 @@ def test_curves_match_single_k_functions() -> None:
 
 
 def test_evaluate_reports_defined_metrics_and_omits_undefined() -> None:
-    out = evaluate(HAND, 2, bootstrap=50)
+    out = offline_metrics(HAND, 2, bootstrap=50)
     assert out["k"] == 2 and out["n_impressions"] == 9 and out["n_positives"] == 3
     assert out["positive_rate"] == pytest.approx(3 / 9)
     assert out["auc"] == pytest.approx(15 / 18)
@@ -148,11 +148,11 @@ def test_evaluate_reports_defined_metrics_and_omits_undefined() -> None:
     assert out["brier"] == pytest.approx(np.mean((HAND.score - HAND.label) ** 2))
     for name in ("auc", "precision_at_k", "recall_at_k", "margin_lift_at_k"):
         assert out[f"{name}_ci_low"] <= out[f"{name}_ci_high"]
-    none = evaluate(HAND.assign(label=0, score=HAND.score * 5), 2)
+    none = offline_metrics(HAND.assign(label=0, score=HAND.score * 5), 2)
     assert set(none) == {"k", "n_impressions", "n_positives", "positive_rate"}
     assert not any(np.isnan(v) for v in none.values())
     with pytest.raises(ValueError, match="margin"):
-        evaluate(HAND.drop(columns="margin"), 2)
+        offline_metrics(HAND.drop(columns="margin"), 2)
 
 
 def _world(seed: int, n_customers: int = 300) -> pd.DataFrame:
@@ -173,7 +173,7 @@ def _world(seed: int, n_customers: int = 300) -> pd.DataFrame:
 
 def test_bootstrap_ci_contains_point_estimate_and_matches_evaluate() -> None:
     df = _world(0)
-    out = evaluate(df, 3, bootstrap=200, seed=7)
+    out = offline_metrics(df, 3, bootstrap=200, seed=7)
     for name in ("auc", "precision_at_k", "recall_at_k", "margin_lift_at_k"):
         assert out[f"{name}_ci_low"] < out[name] < out[f"{name}_ci_high"]
     cust, y, s, m = _cols(df)
@@ -269,8 +269,8 @@ def test_oracle_margin_lift_at_least_one_and_constant_score_is_one(
 @given(frames, st.integers(1, 8), st.randoms(use_true_random=False))
 def test_shuffling_rows_changes_no_metric(df: pd.DataFrame, k: int, rnd) -> None:
     shuffled = df.iloc[rnd.sample(range(len(df)), len(df))].reset_index(drop=True)
-    a = evaluate(df, k, bootstrap=20, seed=3)
-    b = evaluate(shuffled, k, bootstrap=20, seed=3)
+    a = offline_metrics(df, k, bootstrap=20, seed=3)
+    b = offline_metrics(shuffled, k, bootstrap=20, seed=3)
     assert a.keys() == b.keys()
     assert [b[key] for key in a] == pytest.approx(list(a.values()))
     assert diversity(df.customer_id, df.offer_id) == diversity(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from offerrank.ranking.rank import rank_within_customer
-from offerrank.ranking.serving import serve
+from offerrank.ranking.serving import choose_lists
 from offerrank.simulation.ope import UntrustedEstimate, estimate, true_value
 
 GROUPS, POOL, K = 400, 4, 2
@@ -26,7 +26,9 @@ def _world(seed: int = 0) -> dict[str, np.ndarray]:
 
 def _replicate(w: dict[str, np.ndarray], seed: int, epsilon: float) -> dict[str, float]:
     rng = np.random.default_rng(seed)
-    s = serve(w["groups"], w["offer"], w["model"], K, mode="epsilon", epsilon=epsilon, rng=rng)
+    s = choose_lists(
+        w["groups"], w["offer"], w["model"], K, mode="epsilon", epsilon=epsilon, rng=rng
+    )
     logged = s.position > 0
     reward = (rng.random(w["p"].size) < w["p"]).astype(float)
     est = estimate(w["groups"], s.inclusion, w["pi1"], w["model"], logged, reward)
@@ -65,7 +67,7 @@ def test_ips_by_hand() -> None:
 
 def test_support_violation_is_flagged_and_strict_refuses() -> None:
     w = _world(1)
-    s = serve(w["groups"], w["offer"], w["model"], K)  # greedy: no exploration
+    s = choose_lists(w["groups"], w["offer"], w["model"], K)  # greedy: no exploration
     logged = s.position > 0
     reward = np.zeros(w["p"].size)
     est = estimate(w["groups"], s.inclusion, w["pi1"], w["model"], logged, reward)

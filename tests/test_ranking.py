@@ -77,7 +77,7 @@ def test_a_customer_without_history_still_gets_a_full_pool(tiny_world: Path) -> 
     engine = duckdb_engine(tiny_world)
     engine.con.sql("INSERT INTO customers VALUES (999999, 'restaurant', NULL)")
     stage = FirstStage(tuple(1.0 if n == "discount_depth" else 0.0 for n in FEATURE_COLUMNS), 0.0)
-    pool = pa.concat_tables(engine.rank_partitions(retrieval_query(DAY, stage, 5), 1, lambda p: p))
+    pool = pa.concat_tables(engine.pool_partitions(retrieval_query(DAY, stage, 5), 1, lambda p: p))
     mine = pool.filter(pa.compute.equal(pool.column("customer_id"), 999999))
     assert mine.num_rows == 5
     assert mine.column("recency_days").to_pylist() == [91.0] * 5  # no order in the window

@@ -97,8 +97,8 @@ def test_an_endpoint_is_a_route_that_reads_the_store_in_a_snapshot(tmp_path: Pat
     pytest.importorskip("fastapi")
     from fastapi.responses import Response
 
-    from offerrank.serve.app import ServeConfig, create_app, json_response
-    from offerrank.serve.queries import NotFound, ReadOnlyStore
+    from offerrank.api.app import ServeConfig, create_app, json_response
+    from offerrank.api.queries import NotFound, ReadOnlyStore
     from serve_helpers import asgi_get
 
     run = run_on(tmp_path / "s.db")

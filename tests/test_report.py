@@ -19,7 +19,7 @@ from browser import browser, need_chromium
 from explained_run import DAYS, copy_world
 from offerrank.cli.main import app
 from offerrank.errors import OfferrankError
-from offerrank.pipeline.curves import evaluation_curves, validation_curves
+from offerrank.monitoring.curves import evaluation_curves, validation_curves
 from offerrank.report import write_report
 from offerrank.store.db import connect, transaction
 from offerrank.store.results import outputs

@@ -18,13 +18,13 @@ pytest.importorskip("fastapi")
 
 from browser import browser, need_chromium  # noqa: E402
 from explained_run import DAYS, copy_world  # noqa: E402
+from offerrank.api import schema  # noqa: E402
+from offerrank.api.app import ServeConfig, create_app  # noqa: E402
+from offerrank.api.queries import RUN_STEPS  # noqa: E402
 from offerrank.cli.main import app  # noqa: E402
 from offerrank.config import Settings  # noqa: E402
 from offerrank.delivery.reasons import BY_CODE  # noqa: E402
 from offerrank.pipeline.daily import STEPS  # noqa: E402
-from offerrank.serve import schema  # noqa: E402
-from offerrank.serve.app import ServeConfig, create_app  # noqa: E402
-from offerrank.serve.queries import RUN_STEPS  # noqa: E402
 from offerrank.store.db import connect  # noqa: E402
 from offerrank.store.results.migrations import migrate  # noqa: E402
 from serve_helpers import asgi_get, free_port, get, server  # noqa: E402

@@ -17,11 +17,11 @@ from offerrank.errors import OfferrankError
 from offerrank.ranking.margin import ranking_key, unit_margins
 from offerrank.ranking.rank import rank_within_customer
 from offerrank.ranking.serving import (
+    choose_lists,
     epsilon_inclusion,
     gumbel_top_k,
     pl_inclusion,
     pl_logits,
-    serve,
     served_top_k,
 )
 from offerrank.store.results.migrations import migrate
@@ -73,7 +73,7 @@ def test_epsilon_serving_explores_at_rate_epsilon() -> None:
     cust = np.repeat(np.arange(n), 4)
     offer = np.tile(np.arange(4), n)
     key = np.tile([4.0, 3.0, 2.0, 1.0], n)
-    s = serve(cust, offer, key, 1, mode="epsilon", epsilon=0.3, rng=np.random.default_rng(5))
+    s = choose_lists(cust, offer, key, 1, mode="epsilon", epsilon=0.3, rng=np.random.default_rng(5))
     assert np.bincount(cust, weights=s.position > 0).max() == 1
     best_share = (s.position[offer == 0] > 0).mean()
     assert best_share == pytest.approx(0.7 + 0.3 / 4, abs=0.03)
@@ -83,8 +83,8 @@ def test_epsilon_serving_explores_at_rate_epsilon() -> None:
 @given(st.permutations(list(range(KEY.size))))
 def test_greedy_serving_ignores_input_order(perm: list[int]) -> None:
     p = np.array(perm)
-    a = serve(CUST, OFFER, KEY, 2)
-    b = serve(CUST[p], OFFER[p], KEY[p], 2)
+    a = choose_lists(CUST, OFFER, KEY, 2)
+    b = choose_lists(CUST[p], OFFER[p], KEY[p], 2)
     np.testing.assert_array_equal(a.position[p], b.position)
     np.testing.assert_array_equal(a.inclusion[p], b.inclusion)
 

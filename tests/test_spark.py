@@ -110,7 +110,7 @@ def test_candidates_are_identical(engines, tiny_settings: Settings) -> None:
             {"as_of": RUN_DATE, "window_start": RUN_DATE - timedelta(days=90)},
         ),
     ):
-        a, b = duck.candidates(query, everyone), ours.candidates(query, everyone)
+        a, b = duck.query_pairs(query, everyone), ours.query_pairs(query, everyone)
         keys = [("customer_id", "ascending"), ("offer_id", "ascending")]
         assert a.num_rows > 0
         assert b.cast(a.schema).sort_by(keys).equals(a.sort_by(keys))
@@ -149,7 +149,7 @@ def test_retrieval_pool_scores_and_lists_are_identical(engines, tiny_settings: S
         merges them from the partitions."""
         kept: dict[str, list] = {k: [] for k in samples.SAMPLE_KINDS}
         recs, pool = [], 0
-        for out in engine.rank_partitions(retrieval, parts, partial(rank_partition, job=job)):
+        for out in engine.pool_partitions(retrieval, parts, partial(rank_partition, job=job)):
             kind = out.column("kind")
             recs.append(out.filter(pa.compute.equal(kind, "rec")))
             pool += partition_stats(out).pairs
@@ -261,11 +261,11 @@ def test_both_spark_scorers_give_duckdbs_pool_with_the_history_features(
     weights = tuple(np.linspace(-1.0, 1.0, len(CONTRACT_FEATURES)))
     retrieval = retrieval_query(RUN_DATE, FirstStage(weights, 0.25), 5, history)
     keys = [("customer_id", "ascending"), ("offer_id", "ascending")]
-    expected = pa.concat_tables(duck.rank_partitions(retrieval, 1, the_pool)).sort_by(keys)
+    expected = pa.concat_tables(duck.pool_partitions(retrieval, 1, the_pool)).sort_by(keys)
     assert expected.num_rows > 0 and expected.column("customer_redemptions").to_numpy().sum() > 0
     sql = SparkEngine(ours.settings.model_copy(update={"scorer": "sql"}), ours.spark)
     for engine, parts in ((ours, 3), (sql, 2)):
-        found = pa.concat_tables(engine.rank_partitions(retrieval, parts, the_pool))
+        found = pa.concat_tables(engine.pool_partitions(retrieval, parts, the_pool))
         found = found.cast(expected.schema).sort_by(keys)
         for name in ("customer_id", "offer_id", "as_of", "retrieval_rank"):
             assert found.column(name).equals(expected.column(name)), (engine.settings.scorer, name)

@@ -13,7 +13,7 @@ from offerrank.errors import OfferrankError
 
 def _check_store_schema(db_path: Path) -> None:
     """The API never writes, so it cannot upgrade an old store: say how instead."""
-    from offerrank.serve.queries import ReadOnlyStore, StoreUnavailable
+    from offerrank.api.queries import ReadOnlyStore, StoreUnavailable
     from offerrank.store.db import require_store, table_exists
     from offerrank.store.results.migrations import MIGRATIONS
 
@@ -69,7 +69,7 @@ def serve(
     try:
         import uvicorn
 
-        from offerrank.serve.app import ENV, ServeConfig, read_token
+        from offerrank.api.app import ENV, ServeConfig, read_token
     except ImportError as exc:
         fail(
             f"offerrank serve needs the serve extra ({exc.name} is missing):"
@@ -96,7 +96,7 @@ def serve(
             soft_wrap=True,
         )
     uvicorn.run(
-        "offerrank.serve.app:app_from_env",
+        "offerrank.api.app:app_from_env",
         factory=True,
         host=host,
         port=port,

@@ -120,7 +120,7 @@ class Engine(Protocol):
         """Keys and features of (customer_id, offer_id, as_of) rows, each as of its own
         as_of, in row order (`features.registry.feature_schema`)."""
 
-    def candidates(self, query: SqlQuery, scope: pa.Table) -> pa.Table:
+    def query_pairs(self, query: SqlQuery, scope: pa.Table) -> pa.Table:
         """A pair query's rows for the customers of `scope` (customer_id), collected: for a
         few customers (recall, tools, simulations), never a whole day of a large store."""
 
@@ -131,7 +131,7 @@ class Engine(Protocol):
         among its customer's eligible pairs of that day (`eligible_sql`, its `$as_of` bound to
         the row's date); 0 when the pair is not eligible that day."""
 
-    def rank_partitions(
+    def pool_partitions(
         self,
         retrieval: Retrieval,
         partitions: int,

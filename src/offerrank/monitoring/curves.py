@@ -1,7 +1,10 @@
 """The curves the run report draws, computed at run time as JSON-ready dicts.
 
 The report reads them from the store (`run_curves`) and never rescores a model, so a
-report of an old date shows what that run measured.
+report of an old date shows what that run measured. A run's curves come in two groups
+written by different steps: `validation.*` (both models on the validation days, on a
+retraining day, `validation_curves`) and `evaluation.*` (the evaluated model on the
+out-of-sample impressions, `evaluation_curves`).
 """
 
 from __future__ import annotations
@@ -81,3 +84,16 @@ def evaluation_payloads(frame: pd.DataFrame, max_k: int = 10) -> dict[str, Any]:
         **at_k_payloads(frame, max_k),
         "calibration": {"bins": calibration_table(y, p, bins=10)},
     }
+
+
+def evaluation_curves(frame: pd.DataFrame, max_k: int) -> dict[str, dict[str, Any]]:
+    """The `evaluation` group: one row per evaluated impression with customer_id, label,
+    score (calibrated probability) and margin, as built by the evaluate step."""
+    return {"evaluation": evaluation_payloads(frame, max_k)}
+
+
+def validation_curves(
+    labels: np.ndarray, scores: Mapping[str, np.ndarray]
+) -> dict[str, dict[str, Any]]:
+    """The `validation` group: (labels, {model kind: calibrated probabilities})."""
+    return {"validation": {"roc": roc_payload(np.asarray(labels), scores)}}

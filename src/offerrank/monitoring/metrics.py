@@ -40,7 +40,7 @@ from offerrank.monitoring.metrics_rank import (
 _EVAL_COLUMNS = ("customer_id", "offer_id", "score", "label", "margin")
 
 
-def evaluate(
+def offline_metrics(
     frame: pd.DataFrame, k: int, *, bootstrap: int = 200, seed: int = 0, alpha: float = 0.05
 ) -> dict[str, float]:
     """All offline figures of one set of evaluated impressions, for `run_metrics`.

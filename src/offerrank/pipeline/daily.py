@@ -24,7 +24,7 @@ from offerrank.pipeline.precheck import check_contract
 from offerrank.pipeline.runs import Done, StepLog, StepOutcome, mark_stale_running
 from offerrank.pipeline.steps.candidates import candidates
 from offerrank.pipeline.steps.drift import drift
-from offerrank.pipeline.steps.evaluate import evaluate_step
+from offerrank.pipeline.steps.evaluate import evaluate
 from offerrank.pipeline.steps.explain import explain
 from offerrank.pipeline.steps.load import load, plan_run
 from offerrank.pipeline.steps.rank import rank
@@ -102,7 +102,7 @@ def _steps(run: Run, log: StepLog, on_step: Callable[[str], None] | None) -> Non
     ranked = step("rank", lambda: rank(run, loaded, trained, retrieval))
     step("explain", lambda: explain(run, trained, ranked.samples))
     step("drift", lambda: drift(run, loaded.plan, trained, ranked.samples))
-    step("evaluate", lambda: evaluate_step(run, trained, ranked))
+    step("evaluate", lambda: evaluate(run, trained, ranked))
 
 
 def _finish_step(run: Run, name: str, con: sqlite3.Connection, seconds: float) -> None:

@@ -120,7 +120,9 @@ def rank_partition(pool: pa.Table, job: RankJob) -> pa.Table:
         _rows(STATS, np.zeros(1, np.int64), np.zeros(1, np.int64), None, None, job.columns,
               stats=PartitionStats(pool.num_rows, seconds)),
     ]  # fmt: skip
-    for kind, (rows, keys) in samples.candidates(cust, offer, ranks, job.sizes, s.seed).items():
+    for kind, (rows, keys) in samples.partition_draws(
+        cust, offer, ranks, job.sizes, s.seed
+    ).items():
         parts.append(
             _rows(
                 kind,

@@ -48,7 +48,7 @@ def keys(kind: str, customer: np.ndarray, offer: np.ndarray, seed: int) -> np.nd
     return unit(pair_hash(customer, offer, stream))
 
 
-def candidates(
+def partition_draws(
     customer: np.ndarray, offer: np.ndarray, rank: np.ndarray, sizes: SampleSizes, seed: int
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per kind, the rows of one partition that can be in the run's sample, and their keys:

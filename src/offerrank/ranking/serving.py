@@ -118,7 +118,7 @@ def epsilon_inclusion(
     return (1 - epsilon) * (greedy_rank <= k) + epsilon * np.minimum(k, n) / np.maximum(n, 1)
 
 
-def serve(
+def choose_lists(
     customer_ids: np.ndarray,
     offer_ids: np.ndarray,
     key: np.ndarray,

@@ -30,7 +30,7 @@ from offerrank.engines.registry import open_engine
 from offerrank.errors import OfferrankError
 from offerrank.ranking.margin import ranking_key
 from offerrank.ranking.retrieval import popular_candidates_sql
-from offerrank.ranking.serving import Served, serve
+from offerrank.ranking.serving import Served, choose_lists
 from offerrank.store.db import query_arrow
 from offerrank.world.truth import true_probability
 
@@ -113,7 +113,7 @@ def candidate_table(db_path: Path, day: date, settings: Settings) -> pa.Table:
             popular_candidates_sql(),
             {"as_of": day, "window_start": day - timedelta(days=settings.lookback_days)},
         )
-        return engine.candidates(query, everyone)
+        return engine.query_pairs(query, everyone)
     finally:
         engine.close()
 
@@ -169,7 +169,7 @@ def choose(
 ) -> Served:
     """The served lists: greedy for every policy but `model`, which serves as configured."""
     mode = settings.serving if policy == "model" else "greedy"
-    return serve(
+    return choose_lists(
         pool.customer_id,
         pool.offer_id,
         key,

@@ -227,7 +227,7 @@ class _Reader:
         with self.lock:
             if self.proc is None or self.proc.poll() is not None:
                 self.proc = subprocess.Popen(
-                    [sys.executable, "-m", "offerrank.store.reader"],
+                    [sys.executable, "-m", "offerrank.store.arrow_child"],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     text=True,
@@ -263,7 +263,7 @@ def query_arrow_many(
 ) -> list[pa.Table]:
     """Run SELECTs on the store and return each result as an Arrow table.
 
-    The reads happen in a child process (see `offerrank.store.reader` for why).
+    The reads happen in a child process (see `offerrank.store.arrow_child` for why).
     Parameters must be JSON values (text dates, numbers).
     """
     with tempfile.TemporaryDirectory(prefix="offerrank-read-") as tmp:

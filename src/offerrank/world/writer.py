@@ -3,7 +3,7 @@
 ADBC's SQLite driver binds whole Arrow columns in C, about twice as fast as the
 standard library's `executemany` over Python tuples. It carries its own copy of the
 SQLite library, which must never open a file that the standard library also has open
-in the same process (see `offerrank.store.reader`), so it runs here, in a child. The
+in the same process (see `offerrank.store.arrow_child`), so it runs here, in a child. The
 parent (`offerrank.world.bulk`) computes the next day while this process writes the last.
 
 Protocol on stdin, per batch: one JSON line `{"steps": [["rows", table, nbytes] |
@@ -79,7 +79,7 @@ class _Store:
         self.database.close()
 
 
-def serve(db: str, stream: BinaryIO) -> int:
+def apply_batches(db: str, stream: BinaryIO) -> int:
     """Apply every batch read from `stream`; return how many were committed."""
     store = _Store(db)
     done = 0
@@ -111,7 +111,10 @@ def serve(db: str, stream: BinaryIO) -> int:
 
 def main() -> None:
     try:
-        answer: dict[str, object] = {"ok": True, "batches": serve(sys.argv[1], sys.stdin.buffer)}
+        answer: dict[str, object] = {
+            "ok": True,
+            "batches": apply_batches(sys.argv[1], sys.stdin.buffer),
+        }
     except Exception as exc:  # reported to the parent, which raises OfferrankError
         answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     sys.stdout.write(json.dumps(answer) + "\n")

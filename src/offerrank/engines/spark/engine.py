@@ -116,7 +116,7 @@ class SparkEngine(SqlEngine):
         finally:
             release(ranked)
 
-    def rank_partitions(
+    def pool_partitions(
         self,
         retrieval: Retrieval,
         partitions: int,

@@ -71,7 +71,7 @@ def grid_partitions(
     lookback_days: int,
     label_window_days: int,
 ) -> Iterator[pa.Table]:
-    """What `process` returns for each partition's grid pool (`Engine.rank_partitions`
+    """What `process` returns for each partition's grid pool (`Engine.pool_partitions`
     with the grid scorer): customers of a partition are whole id blocks, as ever."""
     from pyspark.sql import functions as F
 

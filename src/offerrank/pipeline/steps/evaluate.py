@@ -20,12 +20,12 @@ import pyarrow.compute as pc
 from offerrank.engines.base import Engine, Window
 from offerrank.features.registry import FEATURE_COLUMNS
 from offerrank.monitoring.costs import cost_basis
-from offerrank.monitoring.metrics import evaluate
+from offerrank.monitoring.curves import evaluation_curves
+from offerrank.monitoring.metrics import offline_metrics
 from offerrank.monitoring.metrics_bootstrap import bootstrap_ci
 from offerrank.monitoring.metrics_probability import calibration_ratio, expected_calibration_error
 from offerrank.monitoring.metrics_rank import auc
 from offerrank.pipeline.context import Run
-from offerrank.pipeline.curves import evaluation_curves
 from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.rank import Ranked
 from offerrank.pipeline.steps.train import Trained
@@ -41,7 +41,7 @@ AT_K = ("precision_at_k", "recall_at_k", "margin_lift_at_k")
 EVALUATION_VERSION = "4"
 
 
-def evaluate_step(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, float | None]]:
+def evaluate(run: Run, trained: Trained, ranked: Ranked) -> Done[dict[str, float | None]]:
     s, engine = run.settings, run.engine
     values: dict[str, float | None] = {}
     if ranked.recommendations:
@@ -92,7 +92,7 @@ def _evaluate(
     frame = evaluation_frame(engine, rows, predict_proba(shifted(model, delta), data.X))
     frame["popularity"] = data.X[:, FEATURE_COLUMNS.index("historical_redemption_rate")]
     figures: dict[str, float | None] = dict(
-        evaluate_impressions(frame, s.eval_k, s.bootstrap_samples, s.seed)
+        impression_metrics(frame, s.eval_k, s.bootstrap_samples, s.seed)
     )
     oracle = oracle_auc(run, rows, data.y)
     if oracle is not None:
@@ -162,7 +162,7 @@ def _summary(values: dict[str, float | None], window: Window, k: int) -> str:
     )
 
 
-def evaluate_impressions(frame: pd.DataFrame, k: int, bootstrap: int, seed: int) -> dict:
+def impression_metrics(frame: pd.DataFrame, k: int, bootstrap: int, seed: int) -> dict:
     """Every figure on all evaluated impressions, except the @k ones; the @k figures on
     the customers with more than k impressions, for the model and, on the same
     impressions, a popularity order (`popularity` column) and a random order.
@@ -174,7 +174,7 @@ def evaluate_impressions(frame: pd.DataFrame, k: int, bootstrap: int, seed: int)
     """
     values = {
         name: v
-        for name, v in evaluate(frame, k, bootstrap=bootstrap, seed=seed).items()
+        for name, v in offline_metrics(frame, k, bootstrap=bootstrap, seed=seed).items()
         if not name.startswith(AT_K)
     }
     values.update(calibration_figures(frame, bootstrap, seed))
@@ -182,13 +182,13 @@ def evaluate_impressions(frame: pd.DataFrame, k: int, bootstrap: int, seed: int)
     ranked = frame[sizes > k]
     values["eval_customers_at_k"] = ranked["customer_id"].nunique()
     if len(ranked) and ranked["label"].any():
-        at_k = evaluate(ranked, k, bootstrap=bootstrap, seed=seed)
+        at_k = offline_metrics(ranked, k, bootstrap=bootstrap, seed=seed)
         values.update({name: v for name, v in at_k.items() if name.startswith(AT_K)})
         baselines = {"random": np.zeros(len(ranked))}
         if "popularity" in ranked:
             baselines["popularity"] = ranked["popularity"].to_numpy()
         for name, score in baselines.items():
-            other = evaluate(ranked.assign(score=score), k, bootstrap=0)
+            other = offline_metrics(ranked.assign(score=score), k, bootstrap=0)
             values.update(
                 {f"{m}_{name}": v for m, v in other.items() if m in AT_K and v is not None}
             )

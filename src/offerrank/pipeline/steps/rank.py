@@ -86,7 +86,7 @@ def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Do
     with run.outputs() as con, progress_task("scoring", total=parts) as advance:
         outputs.clear_recommendations(con, run.day)
         for i, out in enumerate(
-            engine.rank_partitions(retrieval, parts, partial(rank_partition, job=job))
+            engine.pool_partitions(retrieval, parts, partial(rank_partition, job=job))
         ):
             advance(1, f"partition {i + 1} of {parts}")
             kind = out.column("kind")

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from offerrank.errors import RunError
+from offerrank.monitoring.curves import validation_curves
 from offerrank.pipeline.context import Run
-from offerrank.pipeline.curves import validation_curves
 from offerrank.pipeline.promotion import Decision, decide
 from offerrank.pipeline.runs import Done
 from offerrank.pipeline.steps.load import Plan

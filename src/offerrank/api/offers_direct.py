@@ -16,8 +16,8 @@ from collections.abc import Callable
 from datetime import date
 from urllib.parse import parse_qsl
 
-from offerrank.serve.guard import ASGIApp, Receive, Scope, Send
-from offerrank.serve.queries import NotFound, ReadOnlyStore, StoreUnavailable, customer_offers
+from offerrank.api.guard import ASGIApp, Receive, Scope, Send
+from offerrank.api.queries import NotFound, ReadOnlyStore, StoreUnavailable, customer_offers
 
 PATH = re.compile(rb"/v1/customers/(-?[0-9]{1,19})/offers")
 DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

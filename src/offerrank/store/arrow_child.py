@@ -7,7 +7,7 @@ its file the other's locks vanish, and in WAL mode it may then checkpoint and de
 the WAL under the other's feet ("disk I/O error"). The reads therefore run in a
 child process that writes Arrow IPC files; the parent maps them back.
 
-The child (`python -m offerrank.store.reader`) serves one JSON request per line on
+The child (`python -m offerrank.store.arrow_child`) serves one JSON request per line on
 stdin and answers one JSON line on stdout, so a process pays its start-up once.
 """
 
@@ -29,7 +29,7 @@ def _read(con: object, sql: str, params: list) -> pa.Table:
         cur.close()
 
 
-def serve(request: dict) -> None:
+def read_request(request: dict) -> None:
     """Answer one request: every query on one connection, inside one read transaction,
     so that all tables come from the same snapshot of the store even while another
     process writes to it (a run never joins orders of one state to lines of another)."""
@@ -51,7 +51,7 @@ def main() -> None:
     for line in sys.stdin:
         answer: dict[str, object]
         try:
-            serve(json.loads(line))
+            read_request(json.loads(line))
             answer = {"ok": True}
         except Exception as exc:  # reported to the parent, which raises StoreError
             answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}

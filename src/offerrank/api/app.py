@@ -25,11 +25,10 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from offerrank import __version__
-from offerrank.errors import OfferrankError
-from offerrank.serve import schema
-from offerrank.serve.fast import OffersFastPath
-from offerrank.serve.guard import ASGIApp, Guard
-from offerrank.serve.queries import (
+from offerrank.api import schema
+from offerrank.api.guard import ASGIApp, Guard
+from offerrank.api.offers_direct import OffersFastPath
+from offerrank.api.queries import (
     NotFound,
     ReadOnlyStore,
     StoreUnavailable,
@@ -37,6 +36,7 @@ from offerrank.serve.queries import (
     readiness,
     run_summary,
 )
+from offerrank.errors import OfferrankError
 
 ENV = "OFFERRANK_SERVE"  # the configuration, as JSON, for uvicorn's worker processes
 MAX_LIMIT = 100
