@@ -33,10 +33,10 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from offerrank.config import Settings  # noqa: E402
+from offerrank.engines.base import SqlQuery  # noqa: E402
 from offerrank.engines.duckdb.engine import DuckDBEngine  # noqa: E402
 from offerrank.engines.duckdb.features import choose_plan, compute_features  # noqa: E402
 from offerrank.engines.duckdb.tables import connect_store  # noqa: E402
-from offerrank.engines.queries import SqlQuery  # noqa: E402
 from offerrank.features.plans import WINDOW_PLAN  # noqa: E402
 from offerrank.features.registry import FEATURE_COLUMNS  # noqa: E402
 from offerrank.progress import use_reporter  # noqa: E402
