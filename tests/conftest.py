@@ -77,8 +77,18 @@ def spark():
     from offerrank.engines.spark.session import get_spark
 
     # The tiny world needs little: a small heap keeps the JVM from growing to half the
-    # machine (its default) on a shared CI machine, where the kernel may kill it.
-    session = get_spark(conf={"spark.driver.memory": "2g"})
+    # machine (its default) on a shared CI machine, where the kernel may kill it. On a
+    # few rows a Spark job costs its scheduling: one shuffle partition and no adaptive
+    # re-planning after each exchange (which doubles the jobs a feature batch runs) take
+    # the in-process Spark tests from 186 s to 155 s. Adaptive execution is what a real
+    # run has: the cluster test (`test_spark_cluster.py`) runs `offerrank run` with it.
+    session = get_spark(
+        conf={
+            "spark.driver.memory": "2g",
+            "spark.sql.shuffle.partitions": "1",
+            "spark.sql.adaptive.enabled": "false",
+        }
+    )
     yield session
     session.stop()
 

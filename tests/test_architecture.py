@@ -65,3 +65,29 @@ def test_the_guide_s_layer_table_is_the_declared_layering() -> None:
     # and the last (an escaped bar separates packages of one layer)
     documented = [sorted(re.findall(r"`(\w+)`", "|".join(row.split("|")[2:-2]))) for row in rows]
     assert documented == expected
+
+
+# Where each word of "Words with one meaning" (docs/architecture.md) may name a function.
+ONE_MEANING = {
+    "serve": ["offerrank/cli/delivery.py"],
+    "candidates": ["offerrank/pipeline/steps/candidates.py"],
+    "rank": ["offerrank/pipeline/steps/rank.py"],
+    "evaluate": ["offerrank/pipeline/steps/evaluate.py"],
+}
+
+
+def test_each_word_with_one_meaning_names_one_function() -> None:
+    import ast
+
+    src = ROOT / "src"
+    found: dict[str, list[str]] = {word: [] for word in ONE_MEANING}
+    for path in sorted((src / "offerrank").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in found:
+                found[node.name].append(path.relative_to(src).as_posix())
+    assert found == ONE_MEANING
+    curves = sorted(p.relative_to(src).as_posix() for p in src.rglob("curves.py"))
+    assert curves == ["offerrank/monitoring/curves.py"]
+    guide = DOC.read_text().split("## Words with one meaning", 1)[1].split("\n## ", 1)[0]
+    for word in ONE_MEANING:
+        assert f"| `{word}` |" in guide
