@@ -85,7 +85,7 @@ def world_candidates(con: duckdb.DuckDBPyConnection, db: Path, day: date) -> pa.
     """The pairs the daily run's retrieval chooses from: the eligibility rules of the day."""
     engine = DuckDBEngine(Settings(db_path=db), con)
     everyone = con.sql("SELECT customer_id FROM customers").to_arrow_table()
-    found = engine.query_pairs(SqlQuery(eligible_sql(), {"as_of": day}), everyone)
+    found = engine.scoped_pairs(SqlQuery(eligible_sql(), {"as_of": day}), everyone)
     print(f"eligible pairs on {day} (the retrieval rules): {found.num_rows:,}")
     as_of = pa.array(np.full(found.num_rows, np.datetime64(day, "D")), pa.date32())
     return pa.table(

@@ -24,7 +24,7 @@ def engine_on(tables: dict[str, pa.Table], **settings: Any) -> DuckDBEngine:
     return DuckDBEngine.from_tables(Settings(**settings), tables)
 
 
-def day_candidates(
+def day_eligible_pairs(
     engine: DuckDBEngine, day: date, settings: Settings, customers: pa.Table | None = None
 ) -> pa.Table:
     """The eligible pairs of `day` for `customers` (default: every customer)."""
@@ -33,4 +33,4 @@ def day_candidates(
 
     if customers is None:
         customers = engine.con.sql("SELECT customer_id FROM customers").to_arrow_table()
-    return engine.query_pairs(SqlQuery(eligible_sql(), {"as_of": day}), customers)
+    return engine.scoped_pairs(SqlQuery(eligible_sql(), {"as_of": day}), customers)

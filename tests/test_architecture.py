@@ -1,7 +1,9 @@
-"""The declared layering (pyproject.toml, `[tool.importlinter]`; docs/architecture.md)
-holds: no package imports a layer above it, the engines do not import each other, steps
-reach an engine only through its registry and interface, and no sibling modules import
-each other in a cycle."""
+"""The architecture guide (docs/architecture.md) is true of the code: the declared
+layering (pyproject.toml, `[tool.importlinter]`) holds (no package imports a layer above
+it, the engines do not import each other, steps reach an engine only through its registry
+and interface, no sibling modules import each other in a cycle), the guide names the
+Engine operations and layers the code has, and each word with one meaning is defined only
+where the guide says."""
 
 from __future__ import annotations
 
@@ -67,27 +69,56 @@ def test_the_guide_s_layer_table_is_the_declared_layering() -> None:
     assert documented == expected
 
 
-# Where each word of "Words with one meaning" (docs/architecture.md) may name a function.
-ONE_MEANING = {
-    "serve": ["offerrank/cli/delivery.py"],
-    "candidates": ["offerrank/pipeline/steps/candidates.py"],
-    "rank": ["offerrank/pipeline/steps/rank.py"],
-    "evaluate": ["offerrank/pipeline/steps/evaluate.py"],
-}
+def _resolve(dotted: str) -> object:
+    """`offerrank.<dotted>`: the longest importable module prefix, then attributes."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(["offerrank", *parts[:cut]]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            found = getattr(found, name)
+        return found
+    raise ModuleNotFoundError(dotted)
 
 
-def test_each_word_with_one_meaning_names_one_function() -> None:
+def test_each_word_with_one_meaning_is_defined_only_where_the_guide_says() -> None:
     import ast
+    import re
 
+    section = DOC.read_text().split("## Words with one meaning", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1:-1] for line in section.splitlines() if line.startswith("| ")]
+    words = {}
+    for word, means, _ in rows[1:]:  # the header row first
+        word = word.strip()
+        owner = next(
+            name for name in re.findall(r"`([\w.]+)`", means) if "." in name
+        )  # the first dotted name of "means" is where the word is defined
+        words[word] = owner
+    assert set(words) == {"`serve`", "`candidates`", "`rank`", "`evaluate`", "curves"}
+    # every name the table gives exists
+    for name in re.findall(r"`([a-z_]+(?:\.[A-Za-z_]+)+)`", section):
+        _resolve(name)
     src = ROOT / "src"
-    found: dict[str, list[str]] = {word: [] for word in ONE_MEANING}
-    for path in sorted((src / "offerrank").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in found:
-                found[node.name].append(path.relative_to(src).as_posix())
-    assert found == ONE_MEANING
-    curves = sorted(p.relative_to(src).as_posix() for p in src.rglob("curves.py"))
-    assert curves == ["offerrank/monitoring/curves.py"]
-    guide = DOC.read_text().split("## Words with one meaning", 1)[1].split("\n## ", 1)[0]
-    for word in ONE_MEANING:
-        assert f"| `{word}` |" in guide
+    modules = sorted((src / "offerrank").rglob("*.py"))
+    for word, owner in words.items():
+        if word.startswith("`"):  # a function name: defined in the owner's module only
+            name = word.strip("`")
+            assert owner.endswith(f".{name}"), (word, owner)
+            defined = sorted(
+                path.relative_to(src).with_suffix("").as_posix().replace("/", ".")
+                for path in modules
+                for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name
+            )
+            assert defined == ["offerrank." + owner.rsplit(".", 1)[0]], word
+        else:  # a module name: one module of that name, the owner
+            named = sorted(
+                path.relative_to(src).with_suffix("").as_posix().replace("/", ".")
+                for path in modules
+                if path.stem == word
+            )
+            assert named == ["offerrank." + owner], word

@@ -41,7 +41,7 @@ STAGE = FirstStage(
 
 def _eligible(engine, day: date, customers: list[int]) -> pa.Table:
     scope = pa.table({"customer_id": pa.array(customers, pa.int64())})
-    pairs = engine.query_pairs(SqlQuery(eligible_sql(), {"as_of": day}), scope)
+    pairs = engine.scoped_pairs(SqlQuery(eligible_sql(), {"as_of": day}), scope)
     return pairs.append_column("as_of", constant_dates(day, pairs.num_rows))
 
 
@@ -96,7 +96,7 @@ def test_the_pool_keeps_each_customers_best_eligible_pairs(tiny_world: Path) -> 
 def test_eligible_pairs_follow_the_rules(tiny_world: Path) -> None:
     engine = duckdb_engine(tiny_world)
     everyone = engine.con.sql("SELECT customer_id FROM customers").to_arrow_table()
-    pairs = engine.query_pairs(SqlQuery(eligible_sql(), {"as_of": DAY}), everyone)
+    pairs = engine.scoped_pairs(SqlQuery(eligible_sql(), {"as_of": DAY}), everyone)
     engine.con.register("pairs", pairs)
     broken = engine.con.sql(
         """
@@ -124,7 +124,7 @@ def test_eligible_pairs_are_every_pair_the_rules_allow(tiny_world: Path, day: da
         for t in ("customers", "offers", "redemptions")
     }
     everyone = pa.table({"customer_id": [c["customer_id"] for c in tables["customers"]]})
-    got = engine.query_pairs(SqlQuery(eligible_sql(), {"as_of": day}), everyone)
+    got = engine.scoped_pairs(SqlQuery(eligible_sql(), {"as_of": day}), everyone)
     redeemed = {
         (r["customer_id"], r["offer_id"]) for r in tables["redemptions"] if r["redeemed_date"] < day
     }

@@ -80,7 +80,7 @@ class ReferenceEngine(SqlEngine):
         part = partition_of(customers, partitions)
         for p in np.unique(part):
             scope = pa.table({"customer_id": customers[part == p]})
-            pairs = self.query_pairs(retrieval.eligible, scope)
+            pairs = self.scoped_pairs(retrieval.eligible, scope)
             pairs = pairs.append_column("as_of", constant_dates(as_of, pairs.num_rows))
             pool = first_stage_ranked(
                 self.features(pairs, retrieval.feature_set), retrieval.first_stage
@@ -254,19 +254,19 @@ def _pairs(table: pa.Table) -> set[tuple[int, int]]:
     )
 
 
-def test_candidates_follow_the_eligibility_rules(engine: Engine) -> None:
+def test_scoped_pairs_follow_the_eligibility_rules(engine: Engine) -> None:
     query = SqlQuery(eligible_sql(), {"as_of": DAY})
     everyone = pa.table({"customer_id": [5, 70, 140, 200]})
     # 5: 100 redeemed before the day, 101 for hotels; 70: 101 redeemed on the day itself;
     # 140: not signed up; 200: signed up on the day
-    assert _pairs(engine.query_pairs(query, everyone)) == {
+    assert _pairs(engine.scoped_pairs(query, everyone)) == {
         (5, 104),
         (70, 100),
         (70, 101),
         (200, 100),
         (200, 101),
     }
-    assert _pairs(engine.query_pairs(query, pa.table({"customer_id": [70]}))) == {
+    assert _pairs(engine.scoped_pairs(query, pa.table({"customer_id": [70]}))) == {
         (70, 100),
         (70, 101),
     }

@@ -137,7 +137,7 @@ def test_curves_match_single_k_functions() -> None:
     assert lift == pytest.approx([1.6, 0.96, 1.0])
 
 
-def test_evaluate_reports_defined_metrics_and_omits_undefined() -> None:
+def test_offline_metrics_reports_defined_metrics_and_omits_undefined() -> None:
     out = offline_metrics(HAND, 2, bootstrap=50)
     assert out["k"] == 2 and out["n_impressions"] == 9 and out["n_positives"] == 3
     assert out["positive_rate"] == pytest.approx(3 / 9)
@@ -171,13 +171,13 @@ def _world(seed: int, n_customers: int = 300) -> pd.DataFrame:
     )
 
 
-def test_bootstrap_ci_contains_point_estimate_and_matches_evaluate() -> None:
+def test_bootstrap_ci_contains_point_estimate_and_matches_offline_metrics() -> None:
     df = _world(0)
     out = offline_metrics(df, 3, bootstrap=200, seed=7)
     for name in ("auc", "precision_at_k", "recall_at_k", "margin_lift_at_k"):
         assert out[f"{name}_ci_low"] < out[name] < out[f"{name}_ci_high"]
     cust, y, s, m = _cols(df)
-    # Generic customer bootstrap draws the same customers as evaluate's weighted shortcut.
+    # Generic customer bootstrap draws the same customers as offline_metrics' weighted shortcut.
     generic = bootstrap_ci(lambda c, y_, s_: auc(y_, s_), cust, y, s, n=200, seed=7, cluster=cust)
     assert generic == pytest.approx((out["auc_ci_low"], out["auc_ci_high"]))
     lift = bootstrap_ci(

@@ -10,7 +10,7 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engines import day_candidates, duckdb_engine
+from engines import day_eligible_pairs, duckdb_engine
 from offerrank.config import Settings
 from offerrank.features.registry import constant_dates, feature_matrix
 from offerrank.ranking.rank import ranking_order, top_k
@@ -82,14 +82,14 @@ def test_a_customer_without_history_still_gets_a_full_pool(tiny_world: Path) -> 
     assert mine.num_rows == 5
     assert mine.column("recency_days").to_pylist() == [91.0] * 5  # no order in the window
     deepest = sorted(mine.column("discount_depth").to_pylist(), reverse=True)
-    eligible = day_candidates(engine, DAY, Settings(), pa.table({"customer_id": [999999]}))
+    eligible = day_eligible_pairs(engine, DAY, Settings(), pa.table({"customer_id": [999999]}))
     assert mine.num_rows <= eligible.num_rows and deepest == sorted(deepest, reverse=True)
 
 
 def test_shuffling_candidates_changes_no_score(tiny_world: Path) -> None:
     s = Settings(db_path=tiny_world)
     engine = duckdb_engine(tiny_world)
-    cands = day_candidates(engine, DAY, s).slice(0, 2000)
+    cands = day_eligible_pairs(engine, DAY, s).slice(0, 2000)
     model = LogisticModel(np.zeros(22), np.ones(22), np.linspace(-1, 1, 22) / 10, -3.0)
 
     def score(pairs: pa.Table) -> tuple[pa.Table, np.ndarray]:

@@ -105,7 +105,7 @@ def test_an_endpoint_is_a_route_that_reads_the_store_in_a_snapshot(tmp_path: Pat
     run.put_metrics({"auc": 0.75})
     with run.outputs():
         pass
-    app = create_app(ServeConfig(tmp_path / "s.db"), fast_path=False)
+    app = create_app(ServeConfig(tmp_path / "s.db"), offers_direct=False)
     api, store = app.app, ReadOnlyStore(tmp_path / "s.db")  # the guarded FastAPI app
 
     @api.get("/v1/metrics/{run_date}/{metric}")

@@ -210,7 +210,7 @@ def test_the_docs_render_offline_in_headless_chromium(store: Settings, tmp_path:
     assert "/v1/customers/{customer_id}/offers" in dom.stdout  # drawn by Swagger UI's script
 
 
-def test_fast_path_answers_exactly_as_fastapi_would(store: Settings) -> None:
+def test_offers_answered_directly_are_exactly_fastapi_s_answers(store: Settings) -> None:
     """Plainly valid offers requests skip FastAPI: the same bytes either way."""
     customer = a_customer(store.db_path)
     paths = [
@@ -228,7 +228,7 @@ def test_fast_path_answers_exactly_as_fastapi_would(store: Settings) -> None:
         "/v1/customers/9223372036854775808/offers",
     ]
     config = ServeConfig(store.db_path)
-    fast, plain = create_app(config), create_app(config, fast_path=False)
+    fast, plain = create_app(config), create_app(config, offers_direct=False)
     for path in paths:
         assert asyncio.run(asgi_get(fast, path)) == asyncio.run(asgi_get(plain, path)), path
 

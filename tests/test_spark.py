@@ -100,7 +100,7 @@ def test_the_history_features_are_identical(engines, tiny_settings: Settings) ->
     assert_same_features(a, b, history.columns)
 
 
-def test_candidates_are_identical(engines, tiny_settings: Settings) -> None:
+def test_scoped_eligible_pairs_are_identical(engines, tiny_settings: Settings) -> None:
     duck, ours = engines
     everyone = duck.con.sql("SELECT customer_id FROM customers").to_arrow_table()
     for query in (
@@ -110,15 +110,33 @@ def test_candidates_are_identical(engines, tiny_settings: Settings) -> None:
             {"as_of": RUN_DATE, "window_start": RUN_DATE - timedelta(days=90)},
         ),
     ):
-        a, b = duck.query_pairs(query, everyone), ours.query_pairs(query, everyone)
+        a, b = duck.scoped_pairs(query, everyone), ours.scoped_pairs(query, everyone)
         keys = [("customer_id", "ascending"), ("offer_id", "ascending")]
         assert a.num_rows > 0
         assert b.cast(a.schema).sort_by(keys).equals(a.sort_by(keys))
 
 
-def test_retrieval_pool_scores_and_lists_are_identical(engines, tiny_settings: Settings) -> None:
+@pytest.fixture
+def run_defaults(spark):  # type: ignore[no-untyped-def]
+    """The session with a run's own SQL settings (`session.DEFAULTS`: adaptive execution,
+    two shuffle partitions) instead of the test session's, put back after."""
+    from offerrank.engines.spark.session import DEFAULTS
+
+    keys = ("spark.sql.shuffle.partitions", "spark.sql.adaptive.enabled")
+    before = {key: spark.conf.get(key) for key in keys}
+    for key in keys:
+        spark.conf.set(key, DEFAULTS[key])
+    yield
+    for key, value in before.items():
+        spark.conf.set(key, value)
+
+
+def test_retrieval_pool_scores_and_lists_are_identical(
+    engines, tiny_settings: Settings, run_defaults
+) -> None:
     """The first stage's ranks, the pool and everything `rank_partition` returns for it
-    (served lists, samples) are the same on both engines, whatever their partitions."""
+    (served lists, samples) are the same on both engines, whatever their partitions, with
+    the SQL settings a run has."""
     from offerrank.ranking import samples
     from offerrank.ranking.partition import RankJob, partition_stats, rank_partition
     from offerrank.ranking.retrieval import first_stage_of, positives_of, retrieval_query

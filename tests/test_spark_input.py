@@ -99,7 +99,7 @@ def test_the_engine_reads_the_setting_and_answers_as_from_the_store(
         engine.load(since=RUN_DATE - timedelta(days=settings.lookback_days))
         labels = engine.labelled_impressions(Window(date(2025, 1, 1), date(2027, 1, 1)))
         everyone = spark.sql("SELECT customer_id FROM customers").toArrow()
-        pairs = engine.query_pairs(SqlQuery(eligible_sql(), {"as_of": RUN_DATE}), everyone)
+        pairs = engine.scoped_pairs(SqlQuery(eligible_sql(), {"as_of": RUN_DATE}), everyone)
         keys = [("customer_id", "ascending"), ("offer_id", "ascending")]
         pairs = pairs.sort_by(keys)
         rows = pairs.slice(0, 400).select(["customer_id", "offer_id"])

@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from offerrank import __version__
 from offerrank.api import schema
 from offerrank.api.guard import ASGIApp, Guard
-from offerrank.api.offers_direct import OffersFastPath
+from offerrank.api.offers_direct import OffersDirect
 from offerrank.api.queries import (
     NotFound,
     ReadOnlyStore,
@@ -144,9 +144,10 @@ def _install_handlers(api: FastAPI) -> None:
         return error(503, str(exc))
 
 
-def create_app(config: ServeConfig, fast_path: bool = True) -> ASGIApp:
+def create_app(config: ServeConfig, offers_direct: bool = True) -> ASGIApp:
     """The API on the store at `config.db_path`, behind its request guard and (unless
-    `fast_path` is off, for the test that compares the two) the offers fast path."""
+    `offers_direct` is off, for the test that compares the two) the offers endpoint
+    answered directly (`api.offers_direct`)."""
     token = read_token(config.token_file) if config.token_file else None
     store = ReadOnlyStore(config.db_path)
     api = FastAPIOffline(title="offerrank", version=__version__, description=DESCRIPTION)
@@ -209,7 +210,7 @@ def create_app(config: ServeConfig, fast_path: bool = True) -> ASGIApp:
         with store.snapshot() as con:
             return json_response(run_summary(con, day))
 
-    inner: ASGIApp = OffersFastPath(api, store, MAX_LIMIT, encoded) if fast_path else api
+    inner: ASGIApp = OffersDirect(api, store, MAX_LIMIT, encoded) if offers_direct else api
     return Guard(inner, token)
 
 

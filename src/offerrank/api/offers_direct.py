@@ -1,4 +1,4 @@
-"""The offers endpoint's fast path: a well-formed request answered without FastAPI's routing.
+"""The offers endpoint answered directly: a well-formed request skips FastAPI's routing.
 
 `GET /v1/customers/{id}/offers` is what channels call, per customer, all day. FastAPI's
 routing and parameter validation cost about as much CPU as the store query and the JSON
@@ -62,7 +62,7 @@ def _real_day(text: str) -> bool:
     return True
 
 
-class OffersFastPath:
+class OffersDirect:
     """Answers plainly valid offers requests itself; passes everything else to `app`."""
 
     def __init__(

@@ -1,4 +1,4 @@
-"""What the API reads: every query through the store's read API (`store.read`), inside
+"""What the HTTP API reads: every query through the store's read functions (`store.read`), inside
 one snapshot of a read-only connection per request (`store.read.snapshot`), so a client
 sees a date's whole old list or its whole new one, never a mix, and never blocks the run.
 """

@@ -112,7 +112,7 @@ def run(
     ),
     engine: str | None = typer.Option(None, "--engine", help="duckdb (default) | spark"),
 ) -> None:
-    """Run the daily job: features, train, candidates, rank, drift, evaluate.
+    """Run the daily job: load, train, candidates, rank, explain, drift, evaluate.
 
     One date with --date; a backfill with --from/--to, which skips dates that already
     succeeded (unless --force) and so resumes where an interrupted backfill stopped.
@@ -188,7 +188,7 @@ def features(
     pairs: Path | None = typer.Option(
         None,
         "--pairs",
-        help="CSV with customer_id, offer_id (default: every candidate of T).",
+        help="CSV with customer_id, offer_id (default: every eligible pair of T).",
         exists=True,
         dir_okay=False,
     ),

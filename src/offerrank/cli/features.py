@@ -42,7 +42,7 @@ def write_features(settings: Settings, as_of: date, pairs_csv: Path | None, out:
             pairs = read_pairs(pairs_csv)
         else:
             everyone = query_arrow(settings.db_path, "SELECT customer_id FROM customers")
-            pairs = engine.query_pairs(SqlQuery(eligible_sql(), {"as_of": as_of}), everyone)
+            pairs = engine.scoped_pairs(SqlQuery(eligible_sql(), {"as_of": as_of}), everyone)
         query = pairs.select(["customer_id", "offer_id"]).append_column(
             "as_of", constant_dates(as_of, pairs.num_rows)
         )

@@ -3,8 +3,9 @@
 Every step of a run is written once, against `Engine`; DuckDB (embedded, the default)
 and Spark (scale-out) implement it. An engine holds the contract tables and the impression
 labels, and answers in Arrow: small results (a day's facts, a window's labelled
-impressions, a batch's features, offer attributes) come back whole; the day's candidate
-pool stays on the engine (`CandidatePool`) until it is scored there.
+impressions, a batch's features, offer attributes) come back whole; the day's pool
+stays on the engine: `pool_partitions` hands each partition of it to the caller's
+function where the data is, and only what that returns comes back.
 
 The SQL an engine runs is shared text in DuckDB's dialect (`features/sql`,
 `ranking/sql`); Spark runs it transpiled. Callers pass the queries that belong to them
@@ -120,9 +121,10 @@ class Engine(Protocol):
         """Keys and features of (customer_id, offer_id, as_of) rows, each as of its own
         as_of, in row order (`features.registry.feature_schema`)."""
 
-    def query_pairs(self, query: SqlQuery, scope: pa.Table) -> pa.Table:
+    def scoped_pairs(self, query: SqlQuery, scope: pa.Table) -> pa.Table:
         """A pair query's rows for the customers of `scope` (customer_id), collected: for a
-        few customers (recall, tools, simulations), never a whole day of a large store."""
+                few customers (recall), or every customer of a small store (the `features` command,
+        simulations): the rows come back whole, so not for a whole day of a large store."""
 
     def retrieval_ranks(
         self, pairs: pa.Table, eligible_sql: str, first_stage: FirstStage

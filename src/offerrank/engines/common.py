@@ -19,7 +19,7 @@ from offerrank.features.registry import constant_dates
 
 
 class SqlEngine(ABC):
-    """Facts, labelled impressions, offer attributes and scoped candidates, by shared SQL."""
+    """Facts, labelled impressions, offer attributes and scoped pair queries, by shared SQL."""
 
     ROW_HASH = "hash"  # the engine's 64-bit hash of a row of values, for `inputs_digest`
     # In-process: slices of four weeks keep the staged lines (and memory) small.
@@ -73,7 +73,7 @@ class SqlEngine(ABC):
         parts = sorted(zip(*(rows.column(c).to_pylist() for c in ("t", "n", "h")), strict=True))
         return hashlib.sha256(repr(parts).encode()).hexdigest()
 
-    def query_pairs(self, query: SqlQuery, scope: pa.Table) -> pa.Table:
+    def scoped_pairs(self, query: SqlQuery, scope: pa.Table) -> pa.Table:
         scope = scope.select(["customer_id"]).cast(pa.schema([("customer_id", pa.int64())]))
         return self._query(query.sql, query.params, {"candidate_scope": scope})
 
@@ -89,7 +89,7 @@ class SqlEngine(ABC):
         for day in sorted(set(days.to_pylist())):
             today = pairs.filter(pc.equal(days, pa.scalar(day, pa.date32())))
             scope = pa.table({"customer_id": pc.unique(today.column("customer_id"))})
-            found = self.query_pairs(SqlQuery(eligible_sql, {"as_of": day}), scope)
+            found = self.scoped_pairs(SqlQuery(eligible_sql, {"as_of": day}), scope)
             parts.append(found.append_column("as_of", constant_dates(day, found.num_rows)))
         if not parts or sum(p.num_rows for p in parts) == 0:
             return np.zeros(pairs.num_rows, dtype=np.int64)

@@ -15,7 +15,7 @@ exactly the precision, recall and margin of a random ranking, and margin lift 1.
 
 A metric that is undefined on the data (no positives, a single class) is `None`.
 
-This module holds `evaluate`, every figure at once. The metrics themselves live by kind:
+This module holds `offline_metrics`, every figure at once. The metrics themselves live by kind:
 `metrics_base` (inputs, runs of tied scores), `metrics_rank` (AUC, @k, lift, curves),
 `metrics_lists` (coverage, diversity), `metrics_probability` (Brier, ROC points,
 calibration) and `metrics_bootstrap` (confidence intervals); import them from there.
@@ -55,7 +55,7 @@ def offline_metrics(
     """
     missing = [c for c in _EVAL_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"evaluate: missing columns {missing}")
+        raise ValueError(f"offline_metrics: missing columns {missing}")
     y, s, margin = (as_vector(frame[c]) for c in ("label", "score", "margin"))
     out = {"k": float(k), "n_impressions": float(y.size), "n_positives": float(y.sum())}
     if y.size == 0:

@@ -1,7 +1,7 @@
 """Bootstrap confidence intervals, drawing rows or whole customers with replacement.
 
 `bootstrap_ci` works for any metric function; `customer_bootstrap` is the fast path
-that `evaluate` uses for its four interval metrics, with the same draws.
+that `offline_metrics` uses for its four interval metrics, with the same draws.
 """
 
 from __future__ import annotations

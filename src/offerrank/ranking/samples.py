@@ -2,7 +2,7 @@
 on how the pool was split into partitions.
 
 Every draw is a hash of (seed, date, customer[, offer]) (`hashing`), so a sample is "the
-pairs with the smallest keys": each partition keeps its own smallest candidates, and the
+pairs with the smallest keys": each partition draws its own smallest, and the
 run keeps the smallest of those, which are exactly the smallest of the whole pool.
 
 - explanations, stratified: all rank-1..K pairs of the customers with the smallest
@@ -52,13 +52,13 @@ def partition_draws(
     customer: np.ndarray, offer: np.ndarray, rank: np.ndarray, sizes: SampleSizes, seed: int
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per kind, the rows of one partition that can be in the run's sample, and their keys:
-    enough that the merge of all partitions' candidates holds the whole pool's sample."""
+    enough that the merge of all partitions' draws holds the whole pool's sample."""
     out = {}
     half = sizes.explain // 2
     top_key = keys(TOP, customer, offer, seed)
     is_top = rank <= sizes.top_k
     # At most `half` customers can be chosen (each has a rank-1 pair): a partition's
-    # candidates are the tops of its `half` customers with the smallest keys.
+    # draws are the tops of its `half` customers with the smallest keys.
     chosen = _smallest_customers(customer[is_top], top_key[is_top], half)
     rows = np.flatnonzero(is_top & np.isin(customer, chosen))
     out[TOP] = (rows, top_key[rows])
@@ -100,7 +100,7 @@ class Samples:
 
 
 def select(samples: dict[str, pa.Table], sizes: SampleSizes) -> Samples:
-    """The run's samples from every partition's candidates (`sample_key` column):
+    """The run's samples from every partition's draws (`sample_key` column):
     explanations (TOP then RANDOM rows, at most `explain`), importance and drift."""
     top = samples[TOP]
     cust = top.column("customer_id").to_numpy()
@@ -144,7 +144,7 @@ def _keep(table: pa.Table, n: int) -> pa.Table:
 
 
 def bounded(tables: list[pa.Table], kind: str, sizes: SampleSizes) -> pa.Table:
-    """The candidates of several partitions merged, trimmed to what `select` can use, so
+    """The draws of several partitions merged, trimmed to what `select` can use, so
     that the driver holds a bounded number of rows whatever the number of partitions."""
     merged = pa.concat_tables(tables)
     if kind == TOP:

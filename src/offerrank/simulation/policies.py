@@ -113,7 +113,7 @@ def candidate_table(db_path: Path, day: date, settings: Settings) -> pa.Table:
             popular_candidates_sql(),
             {"as_of": day, "window_start": day - timedelta(days=settings.lookback_days)},
         )
-        return engine.query_pairs(query, everyone)
+        return engine.scoped_pairs(query, everyone)
     finally:
         engine.close()
 

@@ -7,7 +7,7 @@ its file the other's locks vanish, and in WAL mode it may then checkpoint and de
 the WAL under the other's feet ("disk I/O error"). The reads therefore run in a
 child process that writes Arrow IPC files; the parent maps them back.
 
-The child (`python -m offerrank.store.arrow_child`) serves one JSON request per line on
+The child (`python -m offerrank.store.arrow_child`) takes one JSON request per line on
 stdin and answers one JSON line on stdout, so a process pays its start-up once.
 """
 

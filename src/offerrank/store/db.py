@@ -216,7 +216,7 @@ def table_exists(con: sqlite3.Connection, name: str) -> bool:
     return row is not None
 
 
-class _Reader:
+class _ArrowChild:
     """The long-lived child process that performs Arrow reads (one per parent process)."""
 
     def __init__(self) -> None:
@@ -243,7 +243,10 @@ class _Reader:
                 line = ""
             if not line:
                 self.proc = None
-                return {"ok": False, "error": "the reader process ended unexpectedly"}
+                return {
+                    "ok": False,
+                    "error": "the Arrow read process (store.arrow_child) ended unexpectedly",
+                }
             answer: dict[str, Any] = json.loads(line)
             return answer
 
@@ -255,7 +258,7 @@ class _Reader:
         self.proc = None
 
 
-_READER = _Reader()
+_ARROW_CHILD = _ArrowChild()
 
 
 def query_arrow_many(
@@ -267,7 +270,7 @@ def query_arrow_many(
     Parameters must be JSON values (text dates, numbers).
     """
     with tempfile.TemporaryDirectory(prefix="offerrank-read-") as tmp:
-        answer = _READER.request(
+        answer = _ARROW_CHILD.request(
             {
                 "db": str(db_path),
                 "out": tmp,

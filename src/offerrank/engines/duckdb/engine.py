@@ -165,7 +165,7 @@ class DuckDBEngine(SqlEngine):
             scope = pa.table({"customer_id": customers[part == p]})
             if scope.num_rows == 0:
                 continue
-            pairs = self.query_pairs(retrieval.eligible, scope)
+            pairs = self.scoped_pairs(retrieval.eligible, scope)
             pairs = pairs.append_column("as_of", constant_dates(as_of, pairs.num_rows))
             pool = pool_features(
                 self.con,
