@@ -21,7 +21,7 @@ import sqlite3
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -135,7 +135,7 @@ class StageClock:
     def start(self, name: str, total: float | None) -> str:
         return name
 
-    def advance(self, task: str, amount: float, label: str | None) -> None:
+    def advance(self, task: Hashable, amount: float, label: str | None) -> None:
         if task == "features" and label is not None:
             self._stage, self._since = label, time.perf_counter()
         elif task == "features" and self._stage is not None:
@@ -143,7 +143,7 @@ class StageClock:
             self.seconds.setdefault(self._stage, []).append(elapsed)
             self._stage, self._since = None, time.perf_counter()
 
-    def finish(self, task: str) -> None:
+    def finish(self, task: Hashable) -> None:
         self._since = time.perf_counter()  # the last stage is done; the assembly starts
 
     def run(self, fn: Callable[[], object]) -> None:

@@ -88,7 +88,7 @@ def run_one(preset: str, seed: int, workdir: Path, spec: str | None) -> dict:
     import offerrank
     from offerrank.world.generate import PRESETS, Preset, generate_world
 
-    chosen: object = preset
+    chosen: str | Preset = preset
     if preset not in PRESETS and spec:  # a preset this code does not define
         known = set(Preset.__dataclass_fields__)
         chosen = Preset(**{k: v for k, v in json.loads(spec).items() if k in known})

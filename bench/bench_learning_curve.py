@@ -17,6 +17,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from engines import duckdb_engine  # noqa: E402
@@ -34,7 +36,7 @@ from offerrank.training.train import fit_models  # noqa: E402
 WINDOWS = (28, 56, 84, 112, 140, 182, 245, 364)
 
 
-def oracle(db: Path, ids, labels) -> float | None:  # type: ignore[no-untyped-def]
+def oracle(db: Path, ids: np.ndarray, labels: np.ndarray) -> float | None:
     truth = (
         query_arrow(
             db,
@@ -46,6 +48,17 @@ def oracle(db: Path, ids, labels) -> float | None:  # type: ignore[no-untyped-de
         .set_index("impression_id")["p_true"]
     )
     return auc(labels, truth.reindex(ids).to_numpy())
+
+
+def figure(value: float | None) -> str:
+    """An AUC, or n/a where one class is missing (`auc` returns None)."""
+    return "   n/a" if value is None else f"{value:.4f}"
+
+
+def gap(oracle_auc: float | None, model_auc: float | None) -> str:
+    if oracle_auc is None or model_auc is None:
+        return "    n/a"
+    return f"{oracle_auc - model_auc:+.4f}"
 
 
 def main() -> None:
@@ -64,7 +77,7 @@ def main() -> None:
     oos_oracle = oracle(args.db, oos_ids, oos.y)
     print(
         f"{args.db.name} {args.date}: out of sample {after.first}..{after.last},"
-        f" {oos.n} impressions, {oos.positives} positives, oracle AUC {oos_oracle:.4f}"
+        f" {oos.n} impressions, {oos.positives} positives, oracle AUC {figure(oos_oracle)}"
     )
     print("window  train_pos  val_auc  oracle  gap     oos_auc  oos_gap  seconds")
     for days in (int(w) for w in args.windows.split(",")):
@@ -77,8 +90,8 @@ def main() -> None:
         val_auc = result.sidecar["val_auc"]
         oos_auc = auc(oos.y, result.model.predict_proba(oos.X))
         print(
-            f"{days:6d}  {data.train.positives:9d}  {val_auc:.4f}  {val_oracle:.4f}"
-            f"  {val_oracle - val_auc:+.4f}  {oos_auc:.4f}   {oos_oracle - oos_auc:+.4f}"
+            f"{days:6d}  {data.train.positives:9d}  {figure(val_auc)}  {figure(val_oracle)}"
+            f"  {gap(val_oracle, val_auc)}  {figure(oos_auc)}   {gap(oos_oracle, oos_auc)}"
             f"  {time.perf_counter() - t0:7.1f}"
         )
 

@@ -20,7 +20,7 @@ from offerrank.config import Settings
 from offerrank.simulation.loop import SimConfig
 from offerrank.simulation.ope_check import bias_variance, check_run
 from offerrank.simulation.run import Variant, simulate
-from offerrank.simulation.summary import plain_table
+from offerrank.simulation.summary import Interval, plain_table
 from offerrank.world.generate import generate_world
 
 VARIANTS = [
@@ -89,9 +89,11 @@ def main() -> None:
         f"{'bias':>9}{'sd':>9}  rel. error (95% CI)   trusted"
     )
     for (target, reward, est), v in bias_variance(rows).items():
+        rel = v["relative_error"]
+        assert isinstance(rel, Interval)
         print(
             f"  {target:<24}{reward:<13}{est:<7}{v['truth']:>9.4f}{v['estimate']:>11.4f}"
-            f"{v['bias']:>9.4f}{v['sd']:>9.4f}  {v['relative_error'].text('{:+.1%}'):<20}"
+            f"{v['bias']:>9.4f}{v['sd']:>9.4f}  {rel.text('{:+.1%}'):<20}"
             f"  {v['trusted']}"
         )
     greedy = next(r for r in result.runs if r.policy == "model" and r.rank_by == "probability")

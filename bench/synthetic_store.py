@@ -87,7 +87,8 @@ def _orders_and_items(
 def _offers(rng: np.random.Generator, n: int, products: int, first: int, last: int) -> tuple:
     start = rng.integers(first, last, n)
     end = start + rng.integers(7, 29, n)
-    target = np.where(rng.random(n) < 0.3, rng.choice(BUSINESS_TYPES, n), None)
+    targeted = rng.random(n) < 0.3
+    target = np.where(targeted, rng.choice(BUSINESS_TYPES, n), np.array(None, dtype=object))
     offers = {
         "offer_id": np.arange(1, n + 1).tolist(),
         "product_id": rng.integers(1, products + 1, n).tolist(),

@@ -1,5 +1,6 @@
 """What happens to each partition of the day's pool, wherever the engine runs it: score,
-rank by the configured key, serve the top K, and keep the bounded sample candidates.
+rank by the configured key, serve the top K, choose the served pairs' reasons, and draw
+the partition's sample rows (`samples.partition_draws`).
 
 `rank_partition` is a pure function of one partition's pool (every pair of its customers)
 and of a `RankJob` that travels to the data (pickled, for Spark's executors). Each pair's
@@ -20,7 +21,7 @@ import pyarrow.compute as pc
 
 from offerrank.config import Settings
 from offerrank.delivery.attribution import LeafTables, served_contributions
-from offerrank.delivery.reasons import REASON_COLUMNS, choose_reasons
+from offerrank.delivery.reasons import REASON_COLUMNS, Chosen, choose_reasons
 from offerrank.features.registry import FEATURE_COLUMNS, feature_matrix
 from offerrank.ranking import samples
 from offerrank.ranking.margin import ranking_key
@@ -94,7 +95,21 @@ def output_schema(columns: tuple[str, ...] = FEATURE_COLUMNS) -> pa.Schema:
     )
 
 
-def rank_partition(pool: pa.Table, job: RankJob) -> pa.Table:
+@dataclass(frozen=True)
+class RankedPool:
+    """A partition's pool scored and ranked, with its served top K (`ranked_lists`)."""
+
+    cust: np.ndarray
+    offer: np.ndarray
+    X: np.ndarray  # the pool's features, the model's columns, row-major
+    scores: np.ndarray
+    ranks: np.ndarray  # within each customer, by the configured key
+    served: pa.Table  # customer_id, offer_id, rank, score, propensity
+
+
+def ranked_lists(pool: pa.Table, job: RankJob) -> RankedPool:
+    """Score a partition's pool, rank each customer's pairs by the configured key and
+    serve the top K by the configured serving policy."""
     s = job.settings
     cust = pool.column("customer_id").to_numpy().astype(np.int64)
     offer = pool.column("offer_id").to_numpy().astype(np.int64)
@@ -104,14 +119,27 @@ def rank_partition(pool: pa.Table, job: RankJob) -> pa.Table:
     key = ranking_key(scores, margin, s.rank_by)
     ranks = rank_within_customer(cust, offer, key)
     served = served_top_k(cust, offer, scores, key, s, job.run_date, rank=ranks)
+    return RankedPool(cust, offer, X, scores, ranks, served)
+
+
+def served_reasons(
+    job: RankJob, X: np.ndarray, contributions: np.ndarray, offers: np.ndarray
+) -> Chosen:
+    """The reasons of served pairs from their features `X` (the model's columns), their
+    contributions (`REASON_COLUMNS`) and their offers (a targeted offer may say so)."""
+    return choose_reasons(contributions, X[:, REASON_COLUMNS], np.isin(offers, job.targeted))
+
+
+def rank_partition(pool: pa.Table, job: RankJob) -> pa.Table:
+    s = job.settings
+    ranked = ranked_lists(pool, job)
+    cust, offer, ranks, served = ranked.cust, ranked.offer, ranked.ranks, ranked.served
     started = time.perf_counter()
     rows = served_rows(cust, offer, ranks, served, s.top_k)
     served_offers = served.column("offer_id").to_numpy()
-    reasons = choose_reasons(
-        served_contributions(job.model, X[rows], REASON_COLUMNS, job.leaves),
-        X[rows][:, REASON_COLUMNS],
-        np.isin(served_offers, job.targeted),
-    ).as_json()
+    X_served = ranked.X[rows]
+    contributions = served_contributions(job.model, X_served, REASON_COLUMNS, job.leaves)
+    reasons = served_reasons(job, X_served, contributions, served_offers).as_json()
     seconds = time.perf_counter() - started
     parts = [
         _rows(REC, served.column("customer_id").to_numpy(), served_offers,
@@ -129,10 +157,10 @@ def rank_partition(pool: pa.Table, job: RankJob) -> pa.Table:
                 cust[rows],
                 offer[rows],
                 ranks[rows],
-                scores[rows],
+                ranked.scores[rows],
                 job.columns,
                 keys=keys,
-                X=X[rows],
+                X=ranked.X[rows],
             )  # fmt: skip
         )
     return pa.concat_tables(parts)

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from offerrank.delivery.attribution import leaf_tables_of
-from offerrank.engines.base import Retrieval
+from offerrank.config import Settings
+from offerrank.delivery.attribution import LeafTables, leaf_tables_of
+from offerrank.engines.base import Engine, Retrieval
 from offerrank.monitoring.metrics_lists import diversity_mean, diversity_terms
 from offerrank.pipeline.calibration import DailyShift, EvaluationSet, daily_shift
 from offerrank.pipeline.context import Run
@@ -31,6 +33,7 @@ from offerrank.ranking.partition import (
 )
 from offerrank.store.results import outputs
 from offerrank.training.calibration import shifted
+from offerrank.training.models import Ranker
 
 
 @dataclass(frozen=True)
@@ -57,26 +60,45 @@ def partitions_for(run: Run, loaded: Loaded) -> int:
     return max(1, math.ceil(pairs / s.partition_pairs))
 
 
-def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Done[Ranked]:
-    s, model, engine = run.settings, trained.model, run.engine
-    active = engine.active_offers(run.run_date)
+def rank_job(
+    engine: Engine,
+    model: Ranker,
+    settings: Settings,
+    run_date: date,
+    shift: float,
+    columns: tuple[str, ...],
+    leaves: LeafTables | None,
+) -> RankJob:
+    """What `rank_partition` needs for the date: `model` at the day's calibration `shift`,
+    the active offers with their unit margins and targets, the samples' sizes, the leaf
+    tables of the reasons and the model's feature `columns`."""
+    s = settings
+    active = engine.active_offers(run_date)
     facts = engine.offer_facts(active)
     margins = facts.column("unit_margin").to_numpy(zero_copy_only=False)
     targeted = active[facts.column("targeted").to_numpy(zero_copy_only=False)]
     sizes = samples.SampleSizes(
         s.explain_sample, samples.IMPORTANCE_SAMPLE, s.drift_sample, s.top_k
     )
+    return RankJob(
+        shifted(model, shift), s, run_date, sizes, active, margins.astype(np.float64),
+        targeted, leaves, columns,
+    )  # fmt: skip
+
+
+def rank(run: Run, loaded: Loaded, trained: Trained, retrieval: Retrieval) -> Done[Ranked]:
+    s, model, engine = run.settings, trained.model, run.engine
     compiled = model.model.compile(s.models_dir / model.version)
     if compiled:
         run.notes.append(compiled)
     # Scores at the redemption rate of the newest mature week (`pipeline/calibration.py`).
     shift, evaluation = daily_shift(run, model)
     run.put_metrics({"calibration_shift_served": shift.served})
-    job = RankJob(
-        shifted(model.model, shift.served), s, run.run_date, sizes, active,
-        margins.astype(np.float64), targeted, leaf_tables_of(model.model),
-        retrieval.feature_set.columns,
+    job = rank_job(
+        engine, model.model, s, run.run_date, shift.served, retrieval.feature_set.columns,
+        leaf_tables_of(model.model),
     )  # fmt: skip
+    sizes, active = job.sizes, job.margin_offers  # the day's active offers
     parts = partitions_for(run, loaded)
     kept: dict[str, list[pa.Table]] = {kind: [] for kind in samples.SAMPLE_KINDS}
     stats, written = PartitionStats(0, 0.0), 0
