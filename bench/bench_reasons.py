@@ -41,6 +41,7 @@ from offerrank.config import Settings
 from offerrank.delivery.attribution import leaf_tables_of, served_contributions
 from offerrank.delivery.reasons import REASON_COLUMNS
 from offerrank.engines.registry import open_engine
+from offerrank.errors import OfferrankError, one_line
 from offerrank.pipeline.steps.load import history_start
 from offerrank.pipeline.steps.rank import rank_job
 from offerrank.ranking.partition import (
@@ -380,7 +381,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--shap-sample", type=int, default=5000)
     args = ap.parse_args()
-    d = rebuild(args.db, args.date)
+    try:
+        d = rebuild(args.db, args.date)
+    except OfferrankError as exc:  # a missing or damaged store, a bad setting: one line
+        stop(one_line(exc), exc.exit_code)
     report(d, time_reasons(d, args.repeat), args.repeat, args.shap_sample)
 
 
